@@ -1,0 +1,26 @@
+"""nnoverlap: exact k-nearest neighbours and nearest-neighbour overlap between embeddings.
+
+Do two embeddings of the same items see the same neighbourhoods? mNNO^k(A, B) is the mean,
+over items, of the fraction of an item's k nearest neighbours in A that are also among its k
+nearest neighbours in B (Collell & Moens, ACL 2018).
+
+>>> import numpy as np, nnoverlap as nno
+>>> rng = np.random.default_rng(0)
+>>> A = rng.normal(size=(200, 16)).astype(np.float32)
+>>> nno.mnno(A, 2 * A, k=10)
+1.0
+"""
+
+from ._api import METRICS, KnnResult, chance, knn, mnno, nno, overlap
+from ._core import __version__
+
+__all__ = [
+    "METRICS",
+    "KnnResult",
+    "__version__",
+    "chance",
+    "knn",
+    "mnno",
+    "nno",
+    "overlap",
+]

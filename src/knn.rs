@@ -1,0 +1,763 @@
+//! Exact k nearest neighbours: a self-join of one set, or queries against a base set.
+//!
+//! The work is tiled: a block of rows against a block of rows is one small matrix product (the
+//! *tile*), whose scores are folded straight into the per-row top-k structures of both sides
+//! while the tile is still in cache. Memory is O(n k) for the results plus one tile per thread;
+//! no n x n matrix ever exists.
+//!
+//! A self-join computes each unordered pair of row blocks `(I, J)`, `I <= J`, once and folds the
+//! tile into the rows of `I` and, transposed, into the rows of `J`: every pair score is computed
+//! once, half the work of treating the set as its own queries. The two blocks' top-k are behind
+//! their own mutexes (always locked one at a time), so tiles run in any order on any thread;
+//! since the top-k order is total, the result is the same whatever that order is.
+
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+
+use crate::control::Control;
+use crate::error::{invalid, Error, Result};
+use crate::matrix::{squared_norms, Matrix, Real};
+use crate::metric::Metric;
+use crate::topk::{merge_sorted, TopK};
+
+/// Rows per block on each side of a tile. A tile of `BLOCK x BLOCK` f32 scores is 256 KiB and
+/// stays in a core's L2 cache while it is folded into the top-k of its rows and columns.
+pub const DEFAULT_BLOCK: usize = 256;
+
+/// What to compute.
+#[derive(Debug, Clone)]
+pub struct KnnOptions {
+    /// Number of neighbours per row (including the row itself when `include_self`).
+    pub k: usize,
+    pub metric: Metric,
+    /// Self-join only: each row is its own first neighbour, followed by its k - 1 nearest others.
+    pub include_self: bool,
+    /// Worker threads; `None` uses rayon's default (`RAYON_NUM_THREADS`, else all cores).
+    pub threads: Option<usize>,
+    /// Rows per block. Changes speed only, never the result.
+    pub block: usize,
+}
+
+impl KnnOptions {
+    pub fn new(k: usize, metric: Metric) -> Self {
+        Self {
+            k,
+            metric,
+            include_self: false,
+            threads: None,
+            block: DEFAULT_BLOCK,
+        }
+    }
+}
+
+/// The neighbours of each query row, best first: `rows x k` row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Neighbors<T> {
+    pub rows: usize,
+    pub k: usize,
+    /// Cosine similarity, inner product, or Euclidean distance, as the metric defines.
+    pub scores: Vec<T>,
+    pub indices: Vec<i64>,
+}
+
+/// A set prepared for one metric: the rows, plus what the metric needs per row
+/// (inverse norms for cosine, squared norms for Euclidean).
+struct Prepared<'a, T> {
+    x: Matrix<'a, T>,
+    aux: Vec<T>,
+}
+
+impl<'a, T: Real> Prepared<'a, T> {
+    fn new(x: Matrix<'a, T>, metric: Metric) -> Self {
+        let aux = match metric {
+            Metric::InnerProduct => Vec::new(),
+            Metric::Euclidean => squared_norms(&x),
+            Metric::Cosine => squared_norms(&x)
+                .into_iter()
+                .map(|s| s.sqrt().recip())
+                .collect(),
+        };
+        Self { x, aux }
+    }
+}
+
+/// Fills `tile` (`(q1 - q0) x (b1 - b0)`, row-major) with the ranking keys of query rows
+/// `q0..q1` against base rows `b0..b1` (larger key = better neighbour).
+///
+/// Every key is a symmetric function of the pair: `dot` is the same sum of products in the
+/// same order whichever side a row is on, and the per-row factors are combined commutatively
+/// (`inv_i * inv_j`, `sq_i + sq_j`), so `key(i, j) == key(j, i)` bit for bit. That is what
+/// makes the symmetric self-join agree exactly with the query path.
+fn score_tile<T: Real>(
+    metric: Metric,
+    q: &Prepared<'_, T>,
+    (q0, q1): (usize, usize),
+    b: &Prepared<'_, T>,
+    (b0, b1): (usize, usize),
+    tile: &mut [T],
+) {
+    let (m, n, d) = (q1 - q0, b1 - b0, q.x.cols());
+    debug_assert_eq!(tile.len(), m * n);
+    let a = q.x.slice_rows(q0, q1).data();
+    let bb = b.x.slice_rows(b0, b1).data();
+    // SAFETY: `a` is m x d and `bb` is n x d, both row-major and in bounds; read as `bb`
+    // transposed (d x n: row stride 1, column stride d). `tile` is m x n and exclusively ours.
+    unsafe {
+        T::gemm(
+            m,
+            d,
+            n,
+            a.as_ptr(),
+            d as isize,
+            1,
+            bb.as_ptr(),
+            1,
+            d as isize,
+            tile.as_mut_ptr(),
+            n as isize,
+            1,
+        );
+    }
+    match metric {
+        Metric::InnerProduct => {}
+        Metric::Cosine => {
+            for (r, row) in tile.chunks_exact_mut(n).enumerate() {
+                let qi = q.aux[q0 + r];
+                for (v, &bj) in row.iter_mut().zip(&b.aux[b0..b1]) {
+                    *v = *v * (qi * bj);
+                }
+            }
+        }
+        Metric::Euclidean => {
+            for (r, row) in tile.chunks_exact_mut(n).enumerate() {
+                let qi = q.aux[q0 + r];
+                for (v, &bj) in row.iter_mut().zip(&b.aux[b0..b1]) {
+                    // Negated squared distance, clamped: rounding can make it slightly positive.
+                    let sq = (qi + bj) - (*v + *v);
+                    *v = -(sq.max(T::ZERO));
+                }
+            }
+        }
+    }
+}
+
+/// Turns a ranking key back into the metric's score.
+#[inline]
+pub fn key_to_score<T: Real>(metric: Metric, key: T) -> T {
+    match metric {
+        Metric::Euclidean => (-key).sqrt(),
+        _ => key,
+    }
+}
+
+/// Turns a score into the key the top-k structures rank by (inverse of [`key_to_score`] for
+/// finite scores).
+#[inline]
+pub fn score_to_key<T: Real>(metric: Metric, score: T) -> T {
+    match metric {
+        Metric::Euclidean => -(score * score),
+        _ => score,
+    }
+}
+
+/// Folds a tile's columns into the top-k of the base-side rows: candidate `(tile[r][c],
+/// first_index + r)` goes to row `c` of `top`. Reads the tile row by row against a vector of
+/// per-column thresholds, so the sweep stays sequential in memory.
+fn fold_columns<T: Real>(top: &mut TopK<T>, tile: &[T], m: usize, n: usize, first_index: u32) {
+    let mut thr: Vec<T> = (0..n).map(|c| top.threshold(c)).collect();
+    for r in 0..m {
+        let row = &tile[r * n..(r + 1) * n];
+        for (c, (&s, t)) in row.iter().zip(thr.iter_mut()).enumerate() {
+            if s >= *t {
+                top.push(c, s, first_index + r as u32);
+                *t = top.threshold(c);
+            }
+        }
+    }
+}
+
+fn block_range(b: usize, block: usize, n: usize) -> (usize, usize) {
+    (b * block, ((b + 1) * block).min(n))
+}
+
+fn check_common(rows: usize, block: usize) -> Result<()> {
+    if rows > u32::MAX as usize {
+        return Err(invalid!(
+            "at most {} rows are supported, got {rows}",
+            u32::MAX
+        ));
+    }
+    if block == 0 {
+        return Err(invalid!("block size must be at least 1"));
+    }
+    Ok(())
+}
+
+fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
+    if threads == Some(0) {
+        return Err(invalid!("threads must be at least 1, got 0"));
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(0))
+        .thread_name(|i| format!("nnoverlap-{i}"))
+        .build()
+        .map_err(|e| invalid!("cannot start worker threads: {e}"))
+}
+
+/// Sorted keys and indices of every row of a self-join, self excluded, `k` per row.
+fn self_join_keys<T: Real>(
+    x: &Prepared<'_, T>,
+    metric: Metric,
+    k: usize,
+    block: usize,
+    ctl: &Control,
+) -> Result<Vec<TopK<T>>> {
+    let n = x.x.rows();
+    let nb = n.div_ceil(block);
+    let tops: Vec<Mutex<TopK<T>>> = (0..nb)
+        .map(|b| {
+            let (b0, b1) = block_range(b, block, n);
+            Mutex::new(TopK::new(b1 - b0, k))
+        })
+        .collect();
+    ctl.add_total((nb * (nb + 1) / 2) as u64);
+    (0..nb)
+        .into_par_iter()
+        .flat_map(|bi| (bi..nb).into_par_iter().map(move |bj| (bi, bj)))
+        .for_each_init(
+            || vec![T::ZERO; block * block],
+            |buf, (bi, bj)| {
+                if ctl.is_cancelled() {
+                    return;
+                }
+                let (i0, i1) = block_range(bi, block, n);
+                let (j0, j1) = block_range(bj, block, n);
+                let (m, w) = (i1 - i0, j1 - j0);
+                let tile = &mut buf[..m * w];
+                score_tile(metric, x, (i0, i1), x, (j0, j1), tile);
+                {
+                    let mut top = tops[bi].lock().expect("top-k lock poisoned");
+                    for (r, row) in tile.chunks_exact(w).enumerate() {
+                        let skip = (bi == bj).then_some((i0 + r) as u32);
+                        top.fold_row(r, row, j0 as u32, skip);
+                    }
+                }
+                if bi != bj {
+                    let mut top = tops[bj].lock().expect("top-k lock poisoned");
+                    fold_columns(&mut top, tile, m, w, i0 as u32);
+                }
+                ctl.add_done(1);
+            },
+        );
+    if ctl.is_cancelled() {
+        return Err(Error::Interrupted);
+    }
+    Ok(tops
+        .into_iter()
+        .map(|m| m.into_inner().expect("top-k lock poisoned"))
+        .collect())
+}
+
+/// Top-k of query blocks against the whole base, one task per query block.
+fn query_keys<T: Real>(
+    q: &Prepared<'_, T>,
+    b: &Prepared<'_, T>,
+    metric: Metric,
+    k: usize,
+    block: usize,
+    ctl: &Control,
+) -> Result<Vec<TopK<T>>> {
+    let (nq, nbase) = (q.x.rows(), b.x.rows());
+    let (qblocks, bblocks) = (nq.div_ceil(block), nbase.div_ceil(block));
+    ctl.add_total((qblocks * bblocks) as u64);
+    let tops: Vec<TopK<T>> = (0..qblocks)
+        .into_par_iter()
+        .map_init(
+            || vec![T::ZERO; block * block],
+            |buf, qb| {
+                let (i0, i1) = block_range(qb, block, nq);
+                let mut top = TopK::new(i1 - i0, k);
+                for bb in 0..bblocks {
+                    if ctl.is_cancelled() {
+                        break;
+                    }
+                    let (j0, j1) = block_range(bb, block, nbase);
+                    let w = j1 - j0;
+                    let tile = &mut buf[..(i1 - i0) * w];
+                    score_tile(metric, q, (i0, i1), b, (j0, j1), tile);
+                    for (r, row) in tile.chunks_exact(w).enumerate() {
+                        top.fold_row(r, row, j0 as u32, None);
+                    }
+                    ctl.add_done(1);
+                }
+                top
+            },
+        )
+        .collect();
+    if ctl.is_cancelled() {
+        return Err(Error::Interrupted);
+    }
+    Ok(tops)
+}
+
+/// Writes per-block top-k results into the output, best first, with scores in the metric's
+/// units; when `self_first`, column 0 of each row is the row itself with `self_score(row)`.
+fn assemble<T: Real>(
+    blocks: Vec<TopK<T>>,
+    rows: usize,
+    k: usize,
+    metric: Metric,
+    self_first: Option<&(dyn Fn(usize) -> T + Sync)>,
+) -> Neighbors<T> {
+    let mut scores = vec![T::ZERO; rows * k];
+    let mut indices = vec![0i64; rows * k];
+    let offset = usize::from(self_first.is_some());
+    let mut starts = Vec::with_capacity(blocks.len());
+    let mut acc = 0;
+    for b in &blocks {
+        starts.push(acc);
+        acc += b.rows();
+    }
+    debug_assert_eq!(acc, rows);
+    // Split the outputs at block boundaries so that blocks fill their rows in parallel.
+    let mut s_parts = Vec::with_capacity(blocks.len());
+    let mut i_parts = Vec::with_capacity(blocks.len());
+    let (mut s_rest, mut i_rest) = (scores.as_mut_slice(), indices.as_mut_slice());
+    for b in &blocks {
+        let (s, sr) = s_rest.split_at_mut(b.rows() * k);
+        let (i, ir) = i_rest.split_at_mut(b.rows() * k);
+        s_parts.push(s);
+        i_parts.push(i);
+        s_rest = sr;
+        i_rest = ir;
+    }
+    blocks
+        .into_par_iter()
+        .zip(s_parts)
+        .zip(i_parts)
+        .zip(starts)
+        .for_each(|(((top, s_out), i_out), start)| {
+            let kk = top.k();
+            let (keys, idx) = top.into_sorted();
+            for r in 0..s_out.len() / k.max(1) {
+                let (so, io) = (
+                    &mut s_out[r * k..(r + 1) * k],
+                    &mut i_out[r * k..(r + 1) * k],
+                );
+                if let Some(f) = self_first {
+                    so[0] = f(start + r);
+                    io[0] = (start + r) as i64;
+                }
+                for c in 0..kk {
+                    so[offset + c] = key_to_score(metric, keys[r * kk + c]);
+                    io[offset + c] = idx[r * kk + c] as i64;
+                }
+            }
+        });
+    Neighbors {
+        rows,
+        k,
+        scores,
+        indices,
+    }
+}
+
+/// Exact k nearest neighbours of every row of `x` among the other rows (self-join).
+///
+/// Errors: `k` outside `1..=n-1`, fewer than 2 rows, `threads == Some(0)`, or cancellation.
+/// The input must be finite, and free of zero rows under cosine (the Python layer checks).
+pub fn knn_self<T: Real>(
+    x: Matrix<'_, T>,
+    opts: &KnnOptions,
+    ctl: &Control,
+) -> Result<Neighbors<T>> {
+    let n = x.rows();
+    check_common(n, opts.block)?;
+    if n < 2 {
+        return Err(invalid!("a self-join needs at least 2 rows, got {n}"));
+    }
+    if opts.k < 1 || opts.k > n - 1 {
+        return Err(invalid!(
+            "k must satisfy 1 <= k <= {} (n - 1) for a self-join of {n} rows, got {}",
+            n - 1,
+            opts.k
+        ));
+    }
+    let pool = thread_pool(opts.threads)?;
+    let metric = opts.metric;
+    pool.install(|| {
+        let prepared = Prepared::new(x, metric);
+        let others = if opts.include_self {
+            opts.k - 1
+        } else {
+            opts.k
+        };
+        let blocks = if others == 0 {
+            (0..n.div_ceil(opts.block))
+                .map(|b| {
+                    let (b0, b1) = block_range(b, opts.block, n);
+                    TopK::new(b1 - b0, 0)
+                })
+                .collect()
+        } else {
+            self_join_keys(&prepared, metric, others, opts.block, ctl)?
+        };
+        if opts.include_self {
+            let norms = match metric {
+                Metric::InnerProduct => squared_norms(&x),
+                _ => Vec::new(),
+            };
+            let self_score = |i: usize| match metric {
+                Metric::Cosine => T::ONE,
+                Metric::Euclidean => T::ZERO,
+                Metric::InnerProduct => norms[i],
+            };
+            Ok(assemble(blocks, n, opts.k, metric, Some(&self_score)))
+        } else {
+            Ok(assemble(blocks, n, opts.k, metric, None))
+        }
+    })
+}
+
+/// Exact k nearest neighbours of every row of `queries` among all rows of `base`.
+pub fn knn_query<T: Real>(
+    queries: Matrix<'_, T>,
+    base: Matrix<'_, T>,
+    opts: &KnnOptions,
+    ctl: &Control,
+) -> Result<Neighbors<T>> {
+    check_common(queries.rows().max(base.rows()), opts.block)?;
+    if queries.cols() != base.cols() {
+        return Err(invalid!(
+            "queries and base must have the same dimension: queries ({}, {}), base ({}, {})",
+            queries.rows(),
+            queries.cols(),
+            base.rows(),
+            base.cols()
+        ));
+    }
+    if opts.include_self {
+        return Err(invalid!(
+            "include_self applies to a self-join only, not to queries against a base"
+        ));
+    }
+    if opts.k < 1 || opts.k > base.rows() {
+        return Err(invalid!(
+            "k must satisfy 1 <= k <= {} (the number of base rows), got {}",
+            base.rows(),
+            opts.k
+        ));
+    }
+    let pool = thread_pool(opts.threads)?;
+    let metric = opts.metric;
+    pool.install(|| {
+        let q = Prepared::new(queries, metric);
+        let b = Prepared::new(base, metric);
+        let blocks = query_keys(&q, &b, metric, opts.k, opts.block, ctl)?;
+        Ok(assemble(blocks, queries.rows(), opts.k, metric, None))
+    })
+}
+
+/// A partial top-k: for each query row, its best candidates among some base rows, sorted best
+/// first, as ranking keys (see [`score_to_key`]) and global base indices.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartialTopK<T> {
+    pub rows: usize,
+    pub k: usize,
+    pub keys: Vec<T>,
+    pub indices: Vec<u32>,
+}
+
+/// Building block for scale-out: the top-k of a block of query rows against a block of base
+/// rows, single-threaded. `base_offset` is the global index of `base`'s first row; when
+/// `query_offset` is given, queries and base share one index space (a self-join split into
+/// blocks) and the candidate with the query's own global index is skipped.
+/// Combine results over disjoint base blocks with [`merge_partial`], then [`finish_partial`].
+pub fn block_topk<T: Real>(
+    queries: Matrix<'_, T>,
+    base: Matrix<'_, T>,
+    base_offset: u32,
+    query_offset: Option<u32>,
+    k: usize,
+    metric: Metric,
+) -> Result<PartialTopK<T>> {
+    if queries.cols() != base.cols() {
+        return Err(invalid!(
+            "queries and base must have the same dimension: {} vs {}",
+            queries.cols(),
+            base.cols()
+        ));
+    }
+    let q = Prepared::new(queries, metric);
+    let b = Prepared::new(base, metric);
+    let (nq, nb) = (queries.rows(), base.rows());
+    let mut top = TopK::new(nq, k);
+    let mut tile = vec![T::ZERO; DEFAULT_BLOCK.min(nq.max(1)) * DEFAULT_BLOCK.min(nb.max(1))];
+    for i0 in (0..nq).step_by(DEFAULT_BLOCK) {
+        let i1 = (i0 + DEFAULT_BLOCK).min(nq);
+        for j0 in (0..nb).step_by(DEFAULT_BLOCK) {
+            let j1 = (j0 + DEFAULT_BLOCK).min(nb);
+            let w = j1 - j0;
+            let t = &mut tile[..(i1 - i0) * w];
+            score_tile(metric, &q, (i0, i1), &b, (j0, j1), t);
+            for (r, row) in t.chunks_exact(w).enumerate() {
+                let skip = query_offset.map(|o| o + (i0 + r) as u32);
+                top.fold_row(i0 + r, row, base_offset + j0 as u32, skip);
+            }
+        }
+    }
+    let (keys, indices) = top.into_sorted();
+    Ok(PartialTopK {
+        rows: nq,
+        k,
+        keys,
+        indices,
+    })
+}
+
+/// Merges two partial results for the same query rows over disjoint base rows.
+pub fn merge_partial<T: Real>(a: &PartialTopK<T>, b: &PartialTopK<T>) -> Result<PartialTopK<T>> {
+    if a.rows != b.rows || a.k != b.k {
+        return Err(invalid!(
+            "partial results must match: {} rows x {} vs {} rows x {}",
+            a.rows,
+            a.k,
+            b.rows,
+            b.k
+        ));
+    }
+    let k = a.k;
+    let mut keys = Vec::with_capacity(a.keys.len());
+    let mut indices = Vec::with_capacity(a.indices.len());
+    let (mut rk, mut ri) = (Vec::with_capacity(k), Vec::with_capacity(k));
+    for r in 0..a.rows {
+        let s = r * k..(r + 1) * k;
+        merge_sorted(
+            &a.keys[s.clone()],
+            &a.indices[s.clone()],
+            &b.keys[s.clone()],
+            &b.indices[s],
+            k,
+            &mut rk,
+            &mut ri,
+        );
+        keys.extend_from_slice(&rk);
+        indices.extend_from_slice(&ri);
+    }
+    Ok(PartialTopK {
+        rows: a.rows,
+        k,
+        keys,
+        indices,
+    })
+}
+
+/// Turns a complete partial result into [`Neighbors`]; fails if a row has fewer than k
+/// candidates (some base block was never merged in).
+pub fn finish_partial<T: Real>(p: PartialTopK<T>, metric: Metric) -> Result<Neighbors<T>> {
+    if let Some(pos) = p.indices.iter().position(|&i| i == u32::MAX) {
+        return Err(invalid!(
+            "row {} has fewer than k = {} candidates",
+            pos / p.k.max(1),
+            p.k
+        ));
+    }
+    Ok(Neighbors {
+        rows: p.rows,
+        k: p.k,
+        scores: p.keys.iter().map(|&s| key_to_score(metric, s)).collect(),
+        indices: p.indices.iter().map(|&i| i as i64).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lcg(seed: &mut u64) -> u64 {
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        *seed >> 33
+    }
+
+    /// Small-integer data: every score is exact in f32, so results must equal brute force.
+    fn small_ints(n: usize, d: usize, seed: &mut u64) -> Vec<f32> {
+        (0..n * d).map(|_| (lcg(seed) % 5) as f32 - 2.0).collect()
+    }
+
+    fn exact_score(metric: Metric, a: &[f32], b: &[f32]) -> f64 {
+        let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+        match metric {
+            Metric::InnerProduct => dot,
+            Metric::Cosine => {
+                let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+                let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+                dot / (na * nb)
+            }
+            Metric::Euclidean => {
+                let sq: f64 = a
+                    .iter()
+                    .zip(b)
+                    .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
+                    .sum();
+                -sq
+            }
+        }
+    }
+
+    fn brute(
+        q: &[f32],
+        base: &[f32],
+        d: usize,
+        k: usize,
+        metric: Metric,
+        self_join: bool,
+    ) -> Vec<i64> {
+        let (nq, nb) = (q.len() / d, base.len() / d);
+        let mut out = Vec::new();
+        for i in 0..nq {
+            let mut c: Vec<(f64, usize)> = (0..nb)
+                .filter(|&j| !(self_join && j == i))
+                .map(|j| {
+                    (
+                        exact_score(metric, &q[i * d..(i + 1) * d], &base[j * d..(j + 1) * d]),
+                        j,
+                    )
+                })
+                .collect();
+            c.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap().then(a.1.cmp(&b.1)));
+            out.extend(c.iter().take(k).map(|p| p.1 as i64));
+        }
+        out
+    }
+
+    #[test]
+    fn self_join_equals_brute_force_for_any_block_and_threads() {
+        let mut seed = 11;
+        for &metric in &[Metric::InnerProduct, Metric::Euclidean] {
+            for &(n, d, k) in &[(2, 1, 1), (9, 3, 4), (40, 5, 7), (70, 2, 69)] {
+                let x = small_ints(n, d, &mut seed);
+                let want = brute(&x, &x, d, k, metric, true);
+                for block in [1, 3, 8, 256] {
+                    for threads in [1, 2] {
+                        let mut o = KnnOptions::new(k, metric);
+                        o.block = block;
+                        o.threads = Some(threads);
+                        let m = Matrix::new(&x, n, d).unwrap();
+                        let got = knn_self(m, &o, &Control::new()).unwrap();
+                        assert_eq!(
+                            got.indices, want,
+                            "{metric} n={n} block={block} t={threads}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn query_equals_brute_force_and_self_join_with_self() {
+        let mut seed = 5;
+        for &metric in &[Metric::InnerProduct, Metric::Euclidean, Metric::Cosine] {
+            let (n, d, k) = (33, 4, 6);
+            let x: Vec<f32> = small_ints(n, d, &mut seed)
+                .iter()
+                .map(|v| v + 0.5)
+                .collect();
+            let m = Matrix::new(&x, n, d).unwrap();
+            for block in [2, 5, 256] {
+                let mut o = KnnOptions::new(k, metric);
+                o.block = block;
+                let q = knn_query(m, m, &o, &Control::new()).unwrap();
+                if metric != Metric::Cosine {
+                    assert_eq!(q.indices, brute(&x, &x, d, k, metric, false));
+                }
+                o.include_self = true;
+                let s = knn_self(m, &o, &Control::new()).unwrap();
+                // Rows are distinct (checked below by the brute force ranking self first), so the
+                // query path ranks each row first and both paths agree bit for bit.
+                if metric != Metric::InnerProduct {
+                    assert_eq!(q.indices, s.indices, "{metric} block={block}");
+                    let qs: Vec<f32> = q.scores.chunks(k).flat_map(|r| r[1..].to_vec()).collect();
+                    let ss: Vec<f32> = s.scores.chunks(k).flat_map(|r| r[1..].to_vec()).collect();
+                    assert_eq!(qs, ss);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn blocks_and_merges_equal_the_whole() {
+        let mut seed = 9;
+        let (n, d, k) = (50, 3, 5);
+        let x = small_ints(n, d, &mut seed);
+        let m = Matrix::new(&x, n, d).unwrap();
+        let whole = knn_self(m, &KnnOptions::new(k, Metric::Euclidean), &Control::new()).unwrap();
+        let cut = 17;
+        let a = block_topk(m, m.slice_rows(0, cut), 0, Some(0), k, Metric::Euclidean).unwrap();
+        let b = block_topk(
+            m,
+            m.slice_rows(cut, n),
+            cut as u32,
+            Some(0),
+            k,
+            Metric::Euclidean,
+        )
+        .unwrap();
+        let merged = finish_partial(merge_partial(&a, &b).unwrap(), Metric::Euclidean).unwrap();
+        assert_eq!(merged, whole);
+        let merged_other_way =
+            finish_partial(merge_partial(&b, &a).unwrap(), Metric::Euclidean).unwrap();
+        assert_eq!(merged_other_way, whole);
+        assert!(finish_partial(a, Metric::Euclidean).is_ok());
+        let short = block_topk(m, m.slice_rows(0, 3), 0, Some(0), k, Metric::Euclidean).unwrap();
+        assert!(finish_partial(short, Metric::Euclidean).is_err());
+    }
+
+    #[test]
+    fn include_self_puts_self_first_even_with_duplicates() {
+        let x = [1.0f32, 0.0, 1.0, 0.0, 0.0, 1.0];
+        let m = Matrix::new(&x, 3, 2).unwrap();
+        let mut o = KnnOptions::new(2, Metric::Cosine);
+        o.include_self = true;
+        let r = knn_self(m, &o, &Control::new()).unwrap();
+        assert_eq!(r.indices, vec![0, 1, 1, 0, 2, 0]);
+        assert_eq!(r.scores, vec![1.0, 1.0, 1.0, 1.0, 1.0, 0.0]);
+        o.k = 1;
+        let r = knn_self(m, &o, &Control::new()).unwrap();
+        assert_eq!(r.indices, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn rejects_bad_k_and_cancels() {
+        let x = [1.0f32, 2.0, 3.0];
+        let m = Matrix::new(&x, 3, 1).unwrap();
+        assert!(knn_self(
+            m,
+            &KnnOptions::new(3, Metric::InnerProduct),
+            &Control::new()
+        )
+        .is_err());
+        assert!(knn_self(
+            m,
+            &KnnOptions::new(0, Metric::InnerProduct),
+            &Control::new()
+        )
+        .is_err());
+        assert!(knn_query(
+            m,
+            m,
+            &KnnOptions::new(4, Metric::InnerProduct),
+            &Control::new()
+        )
+        .is_err());
+        let ctl = Control::new();
+        ctl.cancel();
+        assert_eq!(
+            knn_self(m, &KnnOptions::new(1, Metric::InnerProduct), &ctl),
+            Err(Error::Interrupted)
+        );
+    }
+}

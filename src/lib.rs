@@ -1,0 +1,27 @@
+//! nnoverlap core: exact k-nearest neighbours of every row of an embedding set and the
+//! neighbour overlap (NNO / mNNO) between two sets, in pure Rust.
+//!
+//! The meaning of every number follows `semantics.md` of the project: scores, the tie rule
+//! (equal scores: lower index first), self exclusion, and the overlap definitions. The Python
+//! bindings live in `bindings` behind the `python` feature; nothing else here knows about Python.
+
+pub mod control;
+pub mod error;
+pub mod knn;
+pub mod matrix;
+pub mod metric;
+pub mod overlap;
+pub mod topk;
+
+#[cfg(feature = "python")]
+mod bindings;
+
+pub use control::Control;
+pub use error::{Error, Result};
+pub use knn::{
+    block_topk, finish_partial, knn_query, knn_self, merge_partial, KnnOptions, Neighbors,
+    PartialTopK,
+};
+pub use matrix::{Matrix, Real};
+pub use metric::Metric;
+pub use overlap::{mnno_multi, overlap_counts};

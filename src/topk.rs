@@ -1,0 +1,274 @@
+//! Per-row top-k under the contract's order: larger key first, on equal keys the lower index.
+//!
+//! Each row keeps its k best candidates as a binary heap whose root is the *worst* of them, so
+//! a candidate is rejected with one comparison against the root, which is what happens to
+//! almost every candidate once the rows have filled. The order is total (key, then index), so
+//! the final result does not depend on the order candidates arrive in: any tiling, thread count
+//! or merge order gives the same lists.
+
+use crate::matrix::Real;
+
+/// `true` when candidate `(ka, ia)` ranks strictly before `(kb, ib)`.
+#[inline(always)]
+pub fn better<T: Real>(ka: T, ia: u32, kb: T, ib: u32) -> bool {
+    ka > kb || (ka == kb && ia < ib)
+}
+
+/// The k best candidates of each of `rows` rows.
+#[derive(Debug, Clone)]
+pub struct TopK<T> {
+    k: usize,
+    keys: Vec<T>,
+    idx: Vec<u32>,
+    len: Vec<u32>,
+}
+
+impl<T: Real> TopK<T> {
+    pub fn new(rows: usize, k: usize) -> Self {
+        Self {
+            k,
+            keys: vec![T::NEG_INFINITY; rows * k],
+            idx: vec![u32::MAX; rows * k],
+            len: vec![0; rows],
+        }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.len.len()
+    }
+
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// The key a candidate must reach to be considered for `row`: the row's worst kept key,
+    /// or minus infinity while the row holds fewer than k candidates. A candidate with a
+    /// smaller key can be rejected without looking at its index.
+    #[inline(always)]
+    pub fn threshold(&self, row: usize) -> T {
+        if (self.len[row] as usize) < self.k {
+            T::NEG_INFINITY
+        } else {
+            self.keys[row * self.k]
+        }
+    }
+
+    /// Offers candidate `(key, index)` to `row`; keeps it if it is among the k best so far.
+    #[inline]
+    pub fn push(&mut self, row: usize, key: T, index: u32) {
+        let k = self.k;
+        if k == 0 {
+            return;
+        }
+        let base = row * k;
+        let len = self.len[row] as usize;
+        let keys = &mut self.keys[base..base + k];
+        let idx = &mut self.idx[base..base + k];
+        if len < k {
+            // Sift up from the end: the root is the worst candidate.
+            let mut pos = len;
+            while pos > 0 {
+                let parent = (pos - 1) / 2;
+                if better(keys[parent], idx[parent], key, index) {
+                    keys[pos] = keys[parent];
+                    idx[pos] = idx[parent];
+                    pos = parent;
+                } else {
+                    break;
+                }
+            }
+            keys[pos] = key;
+            idx[pos] = index;
+            self.len[row] += 1;
+            return;
+        }
+        if !better(key, index, keys[0], idx[0]) {
+            return;
+        }
+        // Replace the root and sift down.
+        let mut pos = 0;
+        loop {
+            let left = 2 * pos + 1;
+            if left >= k {
+                break;
+            }
+            let right = left + 1;
+            let mut worst = left;
+            if right < k && better(keys[left], idx[left], keys[right], idx[right]) {
+                worst = right;
+            }
+            if better(key, index, keys[worst], idx[worst]) {
+                keys[pos] = keys[worst];
+                idx[pos] = idx[worst];
+                pos = worst;
+            } else {
+                break;
+            }
+        }
+        keys[pos] = key;
+        idx[pos] = index;
+    }
+
+    /// Offers the candidates `(scores[c], first_index + c)` to `row`, skipping index `skip`
+    /// (the row itself in a self-join). This is the hot loop: most candidates cost one compare.
+    #[inline]
+    pub fn fold_row(&mut self, row: usize, scores: &[T], first_index: u32, skip: Option<u32>) {
+        let mut thr = self.threshold(row);
+        for (c, &s) in scores.iter().enumerate() {
+            if s >= thr {
+                let j = first_index + c as u32;
+                if Some(j) == skip {
+                    continue;
+                }
+                self.push(row, s, j);
+                thr = self.threshold(row);
+            }
+        }
+    }
+
+    /// Number of candidates `row` holds (k once it has seen at least k).
+    pub fn filled(&self, row: usize) -> usize {
+        self.len[row] as usize
+    }
+
+    /// The rows' candidates sorted best first: `(keys, indices)`, each `rows * k` long.
+    /// Rows that saw fewer than k candidates are padded with `(-inf, u32::MAX)`.
+    pub fn into_sorted(mut self) -> (Vec<T>, Vec<u32>) {
+        let k = self.k;
+        if k > 0 {
+            let mut pairs: Vec<(T, u32)> = Vec::with_capacity(k);
+            for (keys, idx) in self.keys.chunks_mut(k).zip(self.idx.chunks_mut(k)) {
+                pairs.clear();
+                pairs.extend(keys.iter().copied().zip(idx.iter().copied()));
+                pairs.sort_unstable_by(|a, b| rank_cmp(*a, *b));
+                for (c, (kk, ii)) in pairs.iter().enumerate() {
+                    keys[c] = *kk;
+                    idx[c] = *ii;
+                }
+            }
+        }
+        (self.keys, self.idx)
+    }
+}
+
+/// Total order of candidates, best first.
+#[inline]
+pub fn rank_cmp<T: Real>(a: (T, u32), b: (T, u32)) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    if better(a.0, a.1, b.0, b.1) {
+        Ordering::Less
+    } else if better(b.0, b.1, a.0, a.1) {
+        Ordering::Greater
+    } else {
+        Ordering::Equal
+    }
+}
+
+/// Merges two best-first candidate lists of one row into the best `k` of their union, under
+/// the same order. This is how partial results over disjoint base blocks combine (a block of
+/// base rows on one machine, another block on another). Each list must be sorted best first;
+/// padding entries (`u32::MAX`) sort last and are dropped when real candidates suffice.
+pub fn merge_sorted<T: Real>(
+    a_keys: &[T],
+    a_idx: &[u32],
+    b_keys: &[T],
+    b_idx: &[u32],
+    k: usize,
+    out_keys: &mut Vec<T>,
+    out_idx: &mut Vec<u32>,
+) {
+    let (mut i, mut j) = (0, 0);
+    out_keys.clear();
+    out_idx.clear();
+    while out_keys.len() < k && (i < a_keys.len() || j < b_keys.len()) {
+        let take_a = j >= b_keys.len()
+            || (i < a_keys.len() && !better(b_keys[j], b_idx[j], a_keys[i], a_idx[i]));
+        if take_a {
+            out_keys.push(a_keys[i]);
+            out_idx.push(a_idx[i]);
+            i += 1;
+        } else {
+            out_keys.push(b_keys[j]);
+            out_idx.push(b_idx[j]);
+            j += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn brute(cands: &[(f32, u32)], k: usize) -> Vec<(f32, u32)> {
+        let mut v = cands.to_vec();
+        v.sort_by(|a, b| rank_cmp(*a, *b));
+        v.truncate(k);
+        v
+    }
+
+    fn lcg(seed: &mut u64) -> u64 {
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        *seed >> 33
+    }
+
+    #[test]
+    fn heap_matches_sort_with_many_ties() {
+        let mut seed = 7;
+        for k in [1usize, 2, 3, 5, 8, 17] {
+            for _ in 0..50 {
+                let n = (lcg(&mut seed) % 60) as usize + k;
+                // Keys from a tiny set so that ties are everywhere; indices in random order.
+                let mut cands: Vec<(f32, u32)> = (0..n as u32)
+                    .map(|j| ((lcg(&mut seed) % 4) as f32, j))
+                    .collect();
+                for i in (1..cands.len()).rev() {
+                    let r = (lcg(&mut seed) % (i as u64 + 1)) as usize;
+                    cands.swap(i, r);
+                }
+                let mut t = TopK::<f32>::new(1, k);
+                for &(s, j) in &cands {
+                    t.push(0, s, j);
+                }
+                let (keys, idx) = t.into_sorted();
+                let got: Vec<(f32, u32)> = keys.into_iter().zip(idx).collect();
+                assert_eq!(got, brute(&cands, k));
+            }
+        }
+    }
+
+    #[test]
+    fn fold_row_skips_self_and_respects_ties() {
+        let mut t = TopK::<f32>::new(1, 2);
+        t.fold_row(0, &[1.0, 1.0, 1.0, 0.5], 10, Some(10));
+        let (keys, idx) = t.into_sorted();
+        assert_eq!(idx, vec![11, 12]);
+        assert_eq!(keys, vec![1.0, 1.0]);
+    }
+
+    #[test]
+    fn merge_equals_topk_of_union() {
+        let mut seed = 3;
+        for _ in 0..200 {
+            let k = (lcg(&mut seed) % 6) as usize + 1;
+            let a: Vec<(f32, u32)> = (0..k as u32)
+                .map(|j| ((lcg(&mut seed) % 3) as f32, 2 * j))
+                .collect();
+            let b: Vec<(f32, u32)> = (0..k as u32)
+                .map(|j| ((lcg(&mut seed) % 3) as f32, 2 * j + 1))
+                .collect();
+            let (sa, sb) = (brute(&a, k), brute(&b, k));
+            let (mut ok, mut oi) = (Vec::new(), Vec::new());
+            let ak: Vec<f32> = sa.iter().map(|p| p.0).collect();
+            let ai: Vec<u32> = sa.iter().map(|p| p.1).collect();
+            let bk: Vec<f32> = sb.iter().map(|p| p.0).collect();
+            let bi: Vec<u32> = sb.iter().map(|p| p.1).collect();
+            merge_sorted(&ak, &ai, &bk, &bi, k, &mut ok, &mut oi);
+            let all: Vec<(f32, u32)> = a.iter().chain(b.iter()).copied().collect();
+            let want = brute(&all, k);
+            let got: Vec<(f32, u32)> = ok.into_iter().zip(oi).collect();
+            assert_eq!(got, want);
+        }
+    }
+}
