@@ -46,9 +46,7 @@ def _as_matrix(x: Any, name: str) -> np.ndarray:
         try:
             arr = arr.astype(np.float32)
         except (TypeError, ValueError):
-            raise TypeError(
-                f"{name} must hold real numbers, got dtype {arr.dtype}"
-            ) from None
+            raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}") from None
         kind = "f"
     if kind not in "fiu":
         raise TypeError(
@@ -307,14 +305,14 @@ def overlap(i: Any, j: Any, k: int | None = None) -> np.ndarray:
     >>> nno.overlap([[1, 2, 3], [0, 2, 3]], [[3, 2, 9], [3, 0, 2]]).tolist()
     [2, 3]
     """
-    I, J = _as_indices(i, "I"), _as_indices(j, "J")
-    if I.shape != J.shape:
-        raise ValueError(f"I and J must have the same shape, got {I.shape} and {J.shape}")
-    n, width = I.shape
+    ia, ja = _as_indices(i, "I"), _as_indices(j, "J")
+    if ia.shape != ja.shape:
+        raise ValueError(f"I and J must have the same shape, got {ia.shape} and {ja.shape}")
+    n, width = ia.shape
+    if width == 0:
+        raise ValueError(f"I and J must have at least one column, got shape {ia.shape}")
     kk = width if k is None else _check_k(k, width, "the number of columns")
-    if kk == 0:
-        raise ValueError(f"I and J must have at least one column, got shape {I.shape}")
-    for name, arr in (("I", I), ("J", J)):
+    for name, arr in (("I", ia), ("J", ja)):
         head = arr[:, :kk]
         neg = np.flatnonzero((head < 0).any(axis=1))
         if neg.size:
@@ -328,7 +326,7 @@ def overlap(i: Any, j: Any, k: int | None = None) -> np.ndarray:
         if dup.size:
             r = int(dup[0])
             raise ValueError(f"{name} row {r} repeats an index: a neighbour list has no repeats")
-    return _core.overlap(I, J, [kk])[:, 0] if n else np.zeros(0, dtype=np.int64)
+    return _core.overlap(ia, ja, [kk])[:, 0] if n else np.zeros(0, dtype=np.int64)
 
 
 def chance(n: int, k: int) -> float:

@@ -19,8 +19,9 @@ def _demo(args: argparse.Namespace) -> int:
     print("  visual: EfficientNet-Lite0 classifier rows (1280-d)")
     print("  text:   all-MiniLM-L6-v2 embeddings of the class names (384-d)")
     print(f"  n = {n}, metric = {args.metric}, neighbours exact, self excluded\n")
-    curve = _api.mnno(data.visual, data.minilm, k=list(DEMO_KS), metric=args.metric,
-                      threads=args.threads)
+    curve = _api.mnno(
+        data.visual, data.minilm, k=list(DEMO_KS), metric=args.metric, threads=args.threads
+    )
     print(f"{'k':>4}  {'mNNO':>7}  {'chance k/(n-1)':>14}  {'x chance':>8}")
     for k, value in zip(DEMO_KS, curve):
         c = _api.chance(n, k)
