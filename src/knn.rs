@@ -17,9 +17,10 @@ use rayon::prelude::*;
 
 use crate::control::Control;
 use crate::error::{invalid, Error, Result};
+use crate::kernel::pack;
 use crate::matrix::{squared_norms, Matrix, Real};
 use crate::metric::Metric;
-use crate::topk::{merge_sorted, TopK};
+use crate::topk::{any_at_least, merge_sorted, TopK, LANES};
 
 /// Rows per block on each side of a tile. A tile of `BLOCK x BLOCK` f32 scores is 256 KiB and
 /// stays in a core's L2 cache while it is folded into the top-k of its rows and columns.
@@ -82,57 +83,66 @@ impl<'a, T: Real> Prepared<'a, T> {
     }
 }
 
-/// Fills `tile` (`(q1 - q0) x (b1 - b0)`, row-major) with the ranking keys of query rows
-/// `q0..q1` against base rows `b0..b1` (larger key = better neighbour).
+/// Per-thread work buffers: the packed panels of the current query-side block (kept while
+/// consecutive tiles share it), of the base-side block, and the tile of scores.
+struct Work<T> {
+    a_block: Option<usize>,
+    a_pack: Vec<T>,
+    b_pack: Vec<T>,
+    tile: Vec<T>,
+}
+
+impl<T: Real> Work<T> {
+    fn new() -> Self {
+        Self {
+            a_block: None,
+            a_pack: Vec::new(),
+            b_pack: Vec::new(),
+            tile: Vec::new(),
+        }
+    }
+}
+
+/// Computes the ranking keys of query rows `q0..q1` against base rows `b0..b1` (larger key =
+/// better neighbour) into `work.tile`, row-major with the returned row stride. `a_block`
+/// names the query block so that its packing is reused by the next tile of the same block.
 ///
-/// Every key is a symmetric function of the pair: `dot` is the same sum of products in the
-/// same order whichever side a row is on, and the per-row factors are combined commutatively
-/// (`inv_i * inv_j`, `sq_i + sq_j`), so `key(i, j) == key(j, i)` bit for bit. That is what
-/// makes the symmetric self-join agree exactly with the query path.
+/// Every key is a symmetric function of the pair: the dot product is the same FMA chain
+/// whichever side a row is on (see [`crate::kernel`]), and the per-row factors combine
+/// commutatively (`inv_i * inv_j`, `sq_i + sq_j`), so `key(i, j) == key(j, i)` bit for bit,
+/// whatever the tiling. That makes the symmetric self-join agree exactly with the query path.
 fn score_tile<T: Real>(
     metric: Metric,
     q: &Prepared<'_, T>,
     (q0, q1): (usize, usize),
     b: &Prepared<'_, T>,
     (b0, b1): (usize, usize),
-    tile: &mut [T],
-) {
+    a_block: usize,
+    work: &mut Work<T>,
+) -> usize {
     let (m, n, d) = (q1 - q0, b1 - b0, q.x.cols());
-    debug_assert_eq!(tile.len(), m * n);
-    let a = q.x.slice_rows(q0, q1).data();
-    let bb = b.x.slice_rows(b0, b1).data();
-    // SAFETY: `a` is m x d and `bb` is n x d, both row-major and in bounds; read as `bb`
-    // transposed (d x n: row stride 1, column stride d). `tile` is m x n and exclusively ours.
-    unsafe {
-        T::gemm(
-            m,
-            d,
-            n,
-            a.as_ptr(),
-            d as isize,
-            1,
-            bb.as_ptr(),
-            1,
-            d as isize,
-            tile.as_mut_ptr(),
-            n as isize,
-            1,
-        );
+    if work.a_block != Some(a_block) {
+        pack(q.x.slice_rows(q0, q1).data(), m, d, T::MR, &mut work.a_pack);
+        work.a_block = Some(a_block);
     }
+    pack(b.x.slice_rows(b0, b1).data(), n, d, T::NR, &mut work.b_pack);
+    let (pa, pb) = (m.div_ceil(T::MR), n.div_ceil(T::NR));
+    let ldo = pb * T::NR;
+    work.tile.resize(pa * T::MR * ldo, T::ZERO);
+    T::tile(d, &work.a_pack, pa, &work.b_pack, pb, &mut work.tile, ldo);
+    let rows = work.tile.chunks_exact_mut(ldo).take(m);
     match metric {
         Metric::InnerProduct => {}
         Metric::Cosine => {
-            for (r, row) in tile.chunks_exact_mut(n).enumerate() {
-                let qi = q.aux[q0 + r];
-                for (v, &bj) in row.iter_mut().zip(&b.aux[b0..b1]) {
+            for (row, &qi) in rows.zip(&q.aux[q0..q1]) {
+                for (v, &bj) in row[..n].iter_mut().zip(&b.aux[b0..b1]) {
                     *v = *v * (qi * bj);
                 }
             }
         }
         Metric::Euclidean => {
-            for (r, row) in tile.chunks_exact_mut(n).enumerate() {
-                let qi = q.aux[q0 + r];
-                for (v, &bj) in row.iter_mut().zip(&b.aux[b0..b1]) {
+            for (row, &qi) in rows.zip(&q.aux[q0..q1]) {
+                for (v, &bj) in row[..n].iter_mut().zip(&b.aux[b0..b1]) {
                     // Negated squared distance, clamped: rounding can make it slightly positive.
                     let sq = (qi + bj) - (*v + *v);
                     *v = -(sq.max(T::ZERO));
@@ -140,6 +150,7 @@ fn score_tile<T: Real>(
             }
         }
     }
+    ldo
 }
 
 /// Turns a ranking key back into the metric's score.
@@ -163,16 +174,30 @@ pub fn score_to_key<T: Real>(metric: Metric, score: T) -> T {
 
 /// Folds a tile's columns into the top-k of the base-side rows: candidate `(tile[r][c],
 /// first_index + r)` goes to row `c` of `top`. Reads the tile row by row against a vector of
-/// per-column thresholds, so the sweep stays sequential in memory.
-fn fold_columns<T: Real>(top: &mut TopK<T>, tile: &[T], m: usize, n: usize, first_index: u32) {
-    let mut thr: Vec<T> = (0..n).map(|c| top.threshold(c)).collect();
+/// per-column thresholds, so the sweep stays sequential in memory, and tests [`LANES`]
+/// candidates at a time so that a chunk with no candidate above its thresholds (almost all of
+/// them once the rows have filled) costs a few vector instructions.
+fn fold_columns<T: Real>(
+    top: &mut TopK<T>,
+    tile: &[T],
+    (m, w, ldo): (usize, usize, usize),
+    first_index: u32,
+) {
+    let mut thr: Vec<T> = (0..w).map(|c| top.threshold(c)).collect();
     for r in 0..m {
-        let row = &tile[r * n..(r + 1) * n];
-        for (c, (&s, t)) in row.iter().zip(thr.iter_mut()).enumerate() {
-            if s >= *t {
-                top.push(c, s, first_index + r as u32);
-                *t = top.threshold(c);
+        let row = &tile[r * ldo..r * ldo + w];
+        let index = first_index + r as u32;
+        let mut c0 = 0;
+        for (chunk, tc) in row.chunks(LANES).zip(thr.chunks_mut(LANES)) {
+            if any_at_least(chunk, tc) {
+                for (c, (&s, t)) in chunk.iter().zip(tc.iter_mut()).enumerate() {
+                    if s >= *t {
+                        top.push(c0 + c, s, index);
+                        *t = top.threshold(c0 + c);
+                    }
+                }
             }
+            c0 += LANES;
         }
     }
 }
@@ -225,31 +250,28 @@ fn self_join_keys<T: Real>(
     (0..nb)
         .into_par_iter()
         .flat_map(|bi| (bi..nb).into_par_iter().map(move |bj| (bi, bj)))
-        .for_each_init(
-            || vec![T::ZERO; block * block],
-            |buf, (bi, bj)| {
-                if ctl.is_cancelled() {
-                    return;
+        .for_each_init(Work::new, |work, (bi, bj)| {
+            if ctl.is_cancelled() {
+                return;
+            }
+            let (i0, i1) = block_range(bi, block, n);
+            let (j0, j1) = block_range(bj, block, n);
+            let (m, w) = (i1 - i0, j1 - j0);
+            let ldo = score_tile(metric, x, (i0, i1), x, (j0, j1), bi, work);
+            let tile = &work.tile;
+            {
+                let mut top = tops[bi].lock().expect("top-k lock poisoned");
+                for r in 0..m {
+                    let skip = (bi == bj).then_some((i0 + r) as u32);
+                    top.fold_row(r, &tile[r * ldo..r * ldo + w], j0 as u32, skip);
                 }
-                let (i0, i1) = block_range(bi, block, n);
-                let (j0, j1) = block_range(bj, block, n);
-                let (m, w) = (i1 - i0, j1 - j0);
-                let tile = &mut buf[..m * w];
-                score_tile(metric, x, (i0, i1), x, (j0, j1), tile);
-                {
-                    let mut top = tops[bi].lock().expect("top-k lock poisoned");
-                    for (r, row) in tile.chunks_exact(w).enumerate() {
-                        let skip = (bi == bj).then_some((i0 + r) as u32);
-                        top.fold_row(r, row, j0 as u32, skip);
-                    }
-                }
-                if bi != bj {
-                    let mut top = tops[bj].lock().expect("top-k lock poisoned");
-                    fold_columns(&mut top, tile, m, w, i0 as u32);
-                }
-                ctl.add_done(1);
-            },
-        );
+            }
+            if bi != bj {
+                let mut top = tops[bj].lock().expect("top-k lock poisoned");
+                fold_columns(&mut top, tile, (m, w, ldo), i0 as u32);
+            }
+            ctl.add_done(1);
+        });
     if ctl.is_cancelled() {
         return Err(Error::Interrupted);
     }
@@ -273,27 +295,22 @@ fn query_keys<T: Real>(
     ctl.add_total((qblocks * bblocks) as u64);
     let tops: Vec<TopK<T>> = (0..qblocks)
         .into_par_iter()
-        .map_init(
-            || vec![T::ZERO; block * block],
-            |buf, qb| {
-                let (i0, i1) = block_range(qb, block, nq);
-                let mut top = TopK::new(i1 - i0, k);
-                for bb in 0..bblocks {
-                    if ctl.is_cancelled() {
-                        break;
-                    }
-                    let (j0, j1) = block_range(bb, block, nbase);
-                    let w = j1 - j0;
-                    let tile = &mut buf[..(i1 - i0) * w];
-                    score_tile(metric, q, (i0, i1), b, (j0, j1), tile);
-                    for (r, row) in tile.chunks_exact(w).enumerate() {
-                        top.fold_row(r, row, j0 as u32, None);
-                    }
-                    ctl.add_done(1);
+        .map_init(Work::new, |work, qb| {
+            let (i0, i1) = block_range(qb, block, nq);
+            let mut top = TopK::new(i1 - i0, k);
+            for bb in 0..bblocks {
+                if ctl.is_cancelled() {
+                    break;
                 }
-                top
-            },
-        )
+                let (j0, j1) = block_range(bb, block, nbase);
+                let ldo = score_tile(metric, q, (i0, i1), b, (j0, j1), qb, work);
+                for r in 0..i1 - i0 {
+                    top.fold_row(r, &work.tile[r * ldo..r * ldo + (j1 - j0)], j0 as u32, None);
+                }
+                ctl.add_done(1);
+            }
+            top
+        })
         .collect();
     if ctl.is_cancelled() {
         return Err(Error::Interrupted);
@@ -493,16 +510,15 @@ pub fn block_topk<T: Real>(
     let b = Prepared::new(base, metric);
     let (nq, nb) = (queries.rows(), base.rows());
     let mut top = TopK::new(nq, k);
-    let mut tile = vec![T::ZERO; DEFAULT_BLOCK.min(nq.max(1)) * DEFAULT_BLOCK.min(nb.max(1))];
+    let mut work = Work::new();
     for i0 in (0..nq).step_by(DEFAULT_BLOCK) {
         let i1 = (i0 + DEFAULT_BLOCK).min(nq);
         for j0 in (0..nb).step_by(DEFAULT_BLOCK) {
             let j1 = (j0 + DEFAULT_BLOCK).min(nb);
-            let w = j1 - j0;
-            let t = &mut tile[..(i1 - i0) * w];
-            score_tile(metric, &q, (i0, i1), &b, (j0, j1), t);
-            for (r, row) in t.chunks_exact(w).enumerate() {
+            let ldo = score_tile(metric, &q, (i0, i1), &b, (j0, j1), i0, &mut work);
+            for r in 0..i1 - i0 {
                 let skip = query_offset.map(|o| o + (i0 + r) as u32);
+                let row = &work.tile[r * ldo..r * ldo + (j1 - j0)];
                 top.fold_row(i0 + r, row, base_offset + j0 as u32, skip);
             }
         }

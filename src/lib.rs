@@ -7,6 +7,7 @@
 
 pub mod control;
 pub mod error;
+pub mod kernel;
 pub mod knn;
 pub mod matrix;
 pub mod metric;

@@ -1,13 +1,15 @@
 //! Row-major matrix views and the scalar types the core computes in.
 
 use crate::error::{invalid, Result};
+use crate::kernel::Kernel;
 
 /// A floating-point type the core computes in: `f32` or `f64`.
 ///
-/// Each type brings its own GEMM so that float32 input is computed in float32 and float64 in
-/// float64, as the contract asks.
+/// Each type brings its own tile kernel ([`Kernel`]) so that float32 input is computed in
+/// float32 and float64 in float64, as the contract asks.
 pub trait Real:
-    Copy
+    Kernel
+    + Copy
     + Send
     + Sync
     + PartialOrd
@@ -27,31 +29,13 @@ pub trait Real:
     fn recip(self) -> Self;
     fn max(self, other: Self) -> Self;
     fn is_finite(self) -> bool;
-
-    /// `c (m x n) = a (m x k) * b (k x n)` with arbitrary strides, single-threaded, `beta = 0`.
-    ///
-    /// # Safety
-    /// The pointers and strides must describe valid, non-overlapping matrices of the given
-    /// shapes (`c` writable).
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn gemm(
-        m: usize,
-        k: usize,
-        n: usize,
-        a: *const Self,
-        rsa: isize,
-        csa: isize,
-        b: *const Self,
-        rsb: isize,
-        csb: isize,
-        c: *mut Self,
-        rsc: isize,
-        csc: isize,
-    );
+    /// `self * a + b` with one rounding (a fused multiply-add instruction where the kernel
+    /// is compiled for one).
+    fn mul_add(self, a: Self, b: Self) -> Self;
 }
 
 macro_rules! impl_real {
-    ($t:ty, $gemm:path) => {
+    ($t:ty) => {
         impl Real for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -73,28 +57,16 @@ macro_rules! impl_real {
             fn is_finite(self) -> bool {
                 <$t>::is_finite(self)
             }
-            unsafe fn gemm(
-                m: usize,
-                k: usize,
-                n: usize,
-                a: *const Self,
-                rsa: isize,
-                csa: isize,
-                b: *const Self,
-                rsb: isize,
-                csb: isize,
-                c: *mut Self,
-                rsc: isize,
-                csc: isize,
-            ) {
-                $gemm(m, k, n, 1.0, a, rsa, csa, b, rsb, csb, 0.0, c, rsc, csc);
+            #[inline(always)]
+            fn mul_add(self, a: Self, b: Self) -> Self {
+                <$t>::mul_add(self, a, b)
             }
         }
     };
 }
 
-impl_real!(f32, matrixmultiply::sgemm);
-impl_real!(f64, matrixmultiply::dgemm);
+impl_real!(f32);
+impl_real!(f64);
 
 /// A borrowed, row-major, contiguous `rows x cols` matrix.
 #[derive(Debug, Clone, Copy)]

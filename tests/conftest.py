@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import pytest
@@ -25,3 +26,21 @@ def shared_data() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"real data not found at {SHARED} (../shared/data beside the repository)")
     return SHARED
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep a failing hypothesis test a test failure.
+
+    On a failure hypothesis' pytest plugin imports ``hypothesis.extra._patching``, which imports
+    libcst when it is installed, and libcst 1.0 warns (DeprecationWarning from mypy_extensions).
+    Under ``filterwarnings = error`` that warning turned the failure into an INTERNALERROR that
+    ended the whole run. Importing the module first, with that warning silenced, avoids it.
+    """
+    if call.excinfo is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            try:
+                import hypothesis.extra._patching  # noqa: F401
+            except ImportError:
+                pass

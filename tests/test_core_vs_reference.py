@@ -79,7 +79,7 @@ def _key(metric, score):
 
 
 def _scale(metric, x, y):
-    """The size of the rounding error of one score, divided by the unit roundoff (roughly)."""
+    """The magnitude against which the rounding error of one _key is measured."""
     if metric == "cosine":
         return 1.0
     if metric == "ip":
@@ -110,11 +110,7 @@ def assert_top_k_within_rounding(X, res, k, *, metric, base=None, include_self=F
     start = 0
     if include_self:
         np.testing.assert_array_equal(res.indices[:, 0], np.arange(n))
-        self_scores = {
-            "cosine": np.ones(n),
-            "ip": np.einsum("ij,ij->i", X64, X64),
-            "l2": np.zeros(n),
-        }
+        self_scores = {"cosine": np.ones(n), "ip": (X64 * X64).sum(axis=1), "l2": np.zeros(n)}
         np.testing.assert_allclose(res.scores[:, 0], self_scores[metric], rtol=REL, atol=REL)
         start = 1
     assert_sorted_best_first(res, metric, start)
@@ -122,7 +118,8 @@ def assert_top_k_within_rounding(X, res, k, *, metric, base=None, include_self=F
         got = res.indices[i, start:].tolist()
         got_scores = res.scores[i, start:].astype(np.float64).tolist()
         exact = {j: _key(metric, s) for j, s in zip(ref_idx[i], ref_scores[i])}
-        tol = {j: REL * _scale(metric, X64[i], C64[j]) for j in exact}
+        scale = {j: _scale(metric, X64[i], C64[j]) for j in exact}
+        tol = {j: REL * scale[j] for j in exact}
         assert len(set(got)) == len(got), f"row {i}: repeated neighbour in {got}"
         assert set(got) <= exact.keys(), f"row {i}: {got} holds a non-candidate"
         for j, s in zip(got, got_scores):
@@ -138,7 +135,7 @@ def assert_top_k_within_rounding(X, res, k, *, metric, base=None, include_self=F
         m = min(len(got) + 1, n_cand)
         order = ref_idx[i][:m]
         clear = all(
-            exact[a] - exact[b] > NEAR_TIE / REL * max(tol[a], tol[b])
+            exact[a] - exact[b] > NEAR_TIE * max(scale[a], scale[b])
             for a, b in zip(order, order[1:])
         )
         if clear:

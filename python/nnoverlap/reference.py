@@ -51,8 +51,6 @@ def _as_rows(X: Matrix, name: str) -> list[list[float]]:
         raise ValueError(f"{name} must be 2-D (a sequence of rows of numbers)") from None
     rows = []
     for i, row in enumerate(raw):
-        if isinstance(row, (str, bytes)):
-            raise TypeError(f"{name} row {i} is a string, expected real numbers")
         values = []
         for v in row:
             if isinstance(v, Iterable) and not isinstance(v, (str, bytes)):

