@@ -167,11 +167,25 @@ pub fn pack<T: Real>(x: &[T], rows: usize, d: usize, panel: usize, out: &mut Vec
     let panels = rows.div_ceil(panel);
     out.clear();
     out.resize(panels * panel * d, T::ZERO);
-    for (r, row) in x[..rows * d].chunks_exact(d).enumerate() {
-        let (p, i) = (r / panel, r % panel);
-        let dst = &mut out[p * panel * d..(p + 1) * panel * d];
-        for (k, &v) in row.iter().enumerate() {
-            dst[k * panel + i] = v;
+    for (p, dst) in out.chunks_exact_mut(panel * d).enumerate() {
+        let r0 = p * panel;
+        let live = panel.min(rows - r0);
+        if live == panel && panel == 16 {
+            // Full panel of the common width: write each k-row of the panel contiguously,
+            // gathering from 16 row streams (about twice as fast as scattering row by row).
+            let src: [&[T]; 16] = std::array::from_fn(|i| &x[(r0 + i) * d..(r0 + i + 1) * d]);
+            for (k, dk) in dst.chunks_exact_mut(16).enumerate() {
+                for i in 0..16 {
+                    dk[i] = src[i][k];
+                }
+            }
+            continue;
+        }
+        for i in 0..live {
+            let row = &x[(r0 + i) * d..(r0 + i + 1) * d];
+            for (k, &v) in row.iter().enumerate() {
+                dst[k * panel + i] = v;
+            }
         }
     }
 }
