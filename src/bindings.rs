@@ -30,7 +30,11 @@ fn to_pyerr(e: Error) -> PyErr {
 /// takes the GIL back briefly to check for signals (Ctrl-C cancels the work and re-raises
 /// KeyboardInterrupt once the worker has stopped, so nothing is left running) and to call
 /// `progress(done, total)` if given.
-fn run_interruptible<R, F>(py: Python<'_>, progress: Option<Py<PyAny>>, work: F) -> PyResult<R>
+pub(crate) fn run_interruptible<R, F>(
+    py: Python<'_>,
+    progress: Option<Py<PyAny>>,
+    work: F,
+) -> PyResult<R>
 where
     R: Send,
     F: FnOnce(&Control) -> crate::Result<R> + Send,
@@ -234,5 +238,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(first_nonfinite_row, m)?)?;
     m.add_function(wrap_pyfunction!(first_zero_row, m)?)?;
     m.add_function(wrap_pyfunction!(overlap, m)?)?;
+    crate::bindings_io::register(m)?;
     Ok(())
 }

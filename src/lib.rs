@@ -12,10 +12,13 @@ pub mod knn;
 pub mod matrix;
 pub mod metric;
 pub mod overlap;
+pub mod readers;
 pub mod topk;
 
 #[cfg(feature = "python")]
 mod bindings;
+#[cfg(feature = "python")]
+mod bindings_io;
 
 pub use control::Control;
 pub use error::{Error, Result};

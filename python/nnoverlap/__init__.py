@@ -13,13 +13,19 @@ nearest neighbours in B (Collell & Moens, ACL 2018).
 
 from ._api import METRICS, KnnResult, chance, knn, mnno, nno, overlap
 from ._core import __version__
+from .io import Alignment, Embeddings, FormatError, align, load
 
 __all__ = [
     "METRICS",
+    "Alignment",
+    "Embeddings",
+    "FormatError",
     "KnnResult",
     "__version__",
+    "align",
     "chance",
     "knn",
+    "load",
     "mnno",
     "nno",
     "overlap",

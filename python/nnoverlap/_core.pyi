@@ -24,3 +24,29 @@ def first_zero_row(x: npt.NDArray[np.floating[Any]]) -> int | None: ...
 def overlap(
     a: npt.NDArray[np.int64], b: npt.NDArray[np.int64], ks: list[int]
 ) -> npt.NDArray[np.int64]: ...
+
+class FormatError(ValueError):
+    path: str
+    line: int | None
+    row: int | None
+    byte: int | None
+
+def read_embeddings(
+    data: npt.NDArray[np.uint8],
+    name: str,
+    format: str,
+    limit: int | None,
+    dtype: str,
+    errors: str,
+    duplicates: str,
+    threads: int | None = None,
+    progress: Callable[[int, int], Any] | None = None,
+) -> tuple[list[str], npt.NDArray[np.floating[Any]], int | None, int]: ...
+def detect_format(data: npt.NDArray[np.uint8], name: str) -> str: ...
+def write_embeddings(
+    path: str,
+    words: list[str],
+    vectors: npt.NDArray[np.floating[Any]],
+    format: str,
+    precision: int | None = None,
+) -> None: ...
