@@ -20,6 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_demo_args(demo)  # demo, compare, neighbors: _commands.py
     add_commands(sub)
+    from .experiments import add_reproduce_parser  # `nnoverlap reproduce` (experiments.py)
+
+    add_reproduce_parser(sub)
     return parser
 
 
