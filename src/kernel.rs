@@ -1,23 +1,101 @@
-//! The tile product: scores of a block of rows against a block of rows, `C = A B^T`.
+//! The tile kernel: the scores of a block of rows against a block of rows, turned into ranking
+//! keys and screened against the current top-k thresholds while still in registers.
 //!
-//! Written by hand rather than calling a GEMM crate because the contract needs every pair's
-//! dot product to be the *same* sum in the same order wherever the pair falls: in a diagonal
-//! or off-diagonal tile, on an edge tile, with any block size, and as `(i, j)` or `(j, i)`.
-//! A general GEMM picks blockings and kernels by shape, and splits the inner dimension into
-//! chunks summed separately. Here each score is one fused multiply-add chain over the whole
-//! dimension, `acc = fma(a[k], b[k], acc)` for k = 0..d, which is symmetric in a and b.
+//! Written by hand rather than calling a GEMM crate for two reasons. The contract needs every
+//! pair's dot product to be the *same* sum in the same order wherever the pair falls: in a
+//! diagonal or off-diagonal tile, on an edge tile, with any block size, and as `(i, j)` or
+//! `(j, i)`. A general GEMM picks blockings and kernels by shape and splits the inner dimension
+//! into chunks summed separately; here each score is one fused multiply-add chain over the
+//! whole dimension, `acc = fma(a[k], b[k], acc)` for k = 0..d, symmetric in a and b. And the
+//! selection is fused into the product: a GEMM writes every score to memory to be read back by
+//! the top-k pass, while almost every score is rejected by one comparison with the k-th best of
+//! its row (and, in a symmetric self-join, of its column). Here the micro-kernel compares its
+//! register tile with both thresholds and writes out only the candidates that pass (*hits*).
 //!
 //! Layout, level by level:
 //! - each block is *packed* into panels: `MR` rows of A (resp. `NR` rows of B) interleaved
 //!   k-major (`panel[k * MR + i]`), zero-padded to a whole panel;
 //! - for each B panel (NR x d, kept in L1: 16 x 300 f32 is 19 KiB), every A panel (MR x d)
 //!   streams past it; the micro-kernel keeps the `MR x NR` accumulators in registers
-//!   (6 x 16 f32 = 12 AVX2 registers) and writes them once to the tile;
-//! - the micro-kernel is plain Rust over fixed-size arrays, compiled twice: under
+//!   (6 x 16 f32 = 12 AVX2 registers), turns them into keys with the per-row factors of the
+//!   metric, and tests them against the row and column thresholds with vector compares;
+//! - the code is plain Rust over fixed-size arrays, compiled twice: under
 //!   `target_feature(avx2, fma)`, chosen at run time on x86-64, and portably for every other
 //!   CPU (on aarch64 FMA is always there; elsewhere a non-fused multiply and add).
 
 use crate::matrix::Real;
+
+/// How a dot product becomes a ranking key (larger = better) from per-row factors `a`, `b`.
+/// Each is a symmetric function of the pair (see `knn::score_tile`'s notes).
+pub trait KeyFn<T>: Copy {
+    fn key(dot: T, a: T, b: T) -> T;
+}
+
+/// Inner product: the key is the dot product.
+#[derive(Clone, Copy)]
+pub struct DotKey;
+/// Cosine: `dot * (inv_norm_a * inv_norm_b)`.
+#[derive(Clone, Copy)]
+pub struct CosineKey;
+/// Euclidean: minus the squared distance `(sq_a + sq_b) - 2 dot`, clamped at zero (rounding
+/// can make it slightly negative).
+#[derive(Clone, Copy)]
+pub struct L2Key;
+
+impl<T: Real> KeyFn<T> for DotKey {
+    #[inline(always)]
+    fn key(dot: T, _: T, _: T) -> T {
+        dot
+    }
+}
+impl<T: Real> KeyFn<T> for CosineKey {
+    #[inline(always)]
+    fn key(dot: T, a: T, b: T) -> T {
+        dot * (a * b)
+    }
+}
+impl<T: Real> KeyFn<T> for L2Key {
+    #[inline(always)]
+    fn key(dot: T, a: T, b: T) -> T {
+        -(((a + b) - (dot + dot)).max(T::ZERO))
+    }
+}
+
+/// Which top-k a candidate may enter: [`ROW_SIDE`], that of A's row; [`COL_SIDE`], that of
+/// B's row (the column side of a symmetric self-join tile).
+pub const ROW_SIDE: u8 = 1;
+pub const COL_SIDE: u8 = 2;
+
+/// Receives the candidates of a tile that reach a threshold, and returns the thresholds of
+/// their row and column afterwards (`+inf` for a side that takes nothing). Keeping the
+/// thresholds exact while the tile runs keeps the candidates that reach the top-k structures
+/// to the few that really enter them.
+pub trait Sink<T> {
+    /// The current threshold of tile row `row` (the k-th best key, or `-inf` while the row
+    /// holds fewer than k candidates).
+    fn row_threshold(&self, row: usize) -> T;
+    /// The current threshold of tile column `col`; `+inf` when columns take nothing.
+    fn col_threshold(&self, col: usize) -> T;
+    fn offer(&mut self, row: usize, col: usize, key: T, sides: u8) -> (T, T);
+}
+
+/// The inputs of one tile. The per-row slices are padded to whole panels (`pa * MR` and
+/// `pb * NR` long); padded rows and columns are never offered.
+pub struct Tile<'a, T> {
+    pub d: usize,
+    /// Packed A: `pa` panels of `MR` rows.
+    pub a: &'a [T],
+    pub pa: usize,
+    /// Packed B: `pb` panels of `NR` rows.
+    pub b: &'a [T],
+    pub pb: usize,
+    /// Live rows of A and of B (the rest is padding).
+    pub rows: usize,
+    pub cols: usize,
+    /// Per-row factors of the key function (inverse norms, squared norms, or unused).
+    pub a_aux: &'a [T],
+    pub b_aux: &'a [T],
+}
 
 /// Panel sizes and the compiled tile kernels of one scalar type.
 pub trait Kernel: Sized + Copy {
@@ -26,9 +104,15 @@ pub trait Kernel: Sized + Copy {
     /// Rows of B (columns of the tile) per micro-tile.
     const NR: usize;
 
-    /// `out[(p*MR + i) * ldo + q*NR + j] = <A_row(p*MR+i), B_row(q*NR+j)>` for all `pa` A
-    /// panels and `pb` B panels of packed inputs with inner dimension `d`.
-    fn tile(d: usize, ap: &[Self], pa: usize, bp: &[Self], pb: usize, out: &mut [Self], ldo: usize);
+    /// Offers to `sink` every live `(r, c)` of the tile whose key reaches `a_thr[r]` (row
+    /// side) or `b_thr[c]` (column side), and stores the thresholds the sink returns. Both
+    /// threshold slices are padded like the tile.
+    fn tile<K: KeyFn<Self>, S: Sink<Self>>(
+        t: &Tile<'_, Self>,
+        a_thr: &mut [Self],
+        b_thr: &mut [Self],
+        sink: &mut S,
+    );
 }
 
 #[inline(always)]
@@ -55,23 +139,78 @@ fn micro<T: Real, const MR: usize, const NR: usize, const FUSED: bool>(
     acc
 }
 
-#[inline(always)]
-fn tile_impl<T: Real, const MR: usize, const NR: usize, const FUSED: bool>(
-    d: usize,
-    ap: &[T],
-    pa: usize,
-    bp: &[T],
-    pb: usize,
-    out: &mut [T],
-    ldo: usize,
+/// Offers the hits of one micro-tile, given per row the bit mask of the columns that reached
+/// a threshold when the micro-tile was screened; reached only when some bit is set.
+#[cold]
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn record<T: Real, S: Sink<T>, const MR: usize, const NR: usize>(
+    keys: &[[T; NR]; MR],
+    masks: &[u32; MR],
+    (r0, c0): (usize, usize),
+    (rows, cols): (usize, usize),
+    a_thr: &mut [T],
+    b_thr: &mut [T],
+    sink: &mut S,
 ) {
-    for q in 0..pb {
-        let b = &bp[q * d * NR..(q + 1) * d * NR];
-        for p in 0..pa {
-            let acc = micro::<T, MR, NR, FUSED>(d, &ap[p * d * MR..(p + 1) * d * MR], b);
-            for (i, row) in acc.iter().enumerate() {
-                let start = (p * MR + i) * ldo + q * NR;
-                out[start..start + NR].copy_from_slice(row);
+    let live_cols = if cols >= c0 + NR {
+        u32::MAX
+    } else {
+        (1u32 << (cols - c0)) - 1
+    };
+    for (i, &mask) in masks.iter().enumerate().take(rows.saturating_sub(r0)) {
+        let mut bits = mask & live_cols;
+        while bits != 0 {
+            let j = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let (r, c, key) = (r0 + i, c0 + j, keys[i][j]);
+            // Thresholds may have risen since the screening, through earlier hits.
+            let sides = u8::from(key >= a_thr[r]) * ROW_SIDE + u8::from(key >= b_thr[c]) * COL_SIDE;
+            if sides != 0 {
+                let (tr, tc) = sink.offer(r, c, key, sides);
+                a_thr[r] = tr;
+                b_thr[c] = tc;
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn tile_impl<
+    T: Real,
+    K: KeyFn<T>,
+    S: Sink<T>,
+    const MR: usize,
+    const NR: usize,
+    const FUSED: bool,
+>(
+    t: &Tile<'_, T>,
+    a_thr: &mut [T],
+    b_thr: &mut [T],
+    sink: &mut S,
+) {
+    let d = t.d;
+    for q in 0..t.pb {
+        let b = &t.b[q * d * NR..(q + 1) * d * NR];
+        let cb: &[T; NR] = t.b_aux[q * NR..(q + 1) * NR].try_into().expect("padded");
+        for p in 0..t.pa {
+            let acc = micro::<T, MR, NR, FUSED>(d, &t.a[p * d * MR..(p + 1) * d * MR], b);
+            let ra: &[T; MR] = t.a_aux[p * MR..(p + 1) * MR].try_into().expect("padded");
+            let rt: [T; MR] = a_thr[p * MR..(p + 1) * MR].try_into().expect("padded");
+            let ct: [T; NR] = b_thr[q * NR..(q + 1) * NR].try_into().expect("padded");
+            let mut keys = [[T::ZERO; NR]; MR];
+            // No early exit: the compares become vector compares and bit masks.
+            let mut masks = [0u32; MR];
+            for i in 0..MR {
+                for j in 0..NR {
+                    let key = K::key(acc[i][j], ra[i], cb[j]);
+                    keys[i][j] = key;
+                    masks[i] |= u32::from((key >= rt[i]) | (key >= ct[j])) << j;
+                }
+            }
+            if masks.iter().any(|&m| m != 0) {
+                let at = (p * MR, q * NR);
+                record(&keys, &masks, at, (t.rows, t.cols), a_thr, b_thr, sink);
             }
         }
     }
@@ -108,48 +247,45 @@ macro_rules! impl_kernel {
     ($t:ty, $mr:literal, $nr:literal, $avx2:ident) => {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2,fma")]
-        unsafe fn $avx2(
-            d: usize,
-            ap: &[$t],
-            pa: usize,
-            bp: &[$t],
-            pb: usize,
-            out: &mut [$t],
-            ldo: usize,
+        unsafe fn $avx2<K: KeyFn<$t>, S: Sink<$t>>(
+            t: &Tile<'_, $t>,
+            a_thr: &mut [$t],
+            b_thr: &mut [$t],
+            sink: &mut S,
         ) {
-            tile_impl::<$t, $mr, $nr, true>(d, ap, pa, bp, pb, out, ldo)
+            tile_impl::<$t, K, S, $mr, $nr, true>(t, a_thr, b_thr, sink)
         }
 
         impl Kernel for $t {
             const MR: usize = $mr;
             const NR: usize = $nr;
 
-            fn tile(
-                d: usize,
-                ap: &[Self],
-                pa: usize,
-                bp: &[Self],
-                pb: usize,
-                out: &mut [Self],
-                ldo: usize,
+            fn tile<K: KeyFn<Self>, S: Sink<Self>>(
+                t: &Tile<'_, Self>,
+                a_thr: &mut [Self],
+                b_thr: &mut [Self],
+                sink: &mut S,
             ) {
-                assert!(ap.len() >= pa * $mr * d && bp.len() >= pb * $nr * d);
-                assert!(ldo >= pb * $nr && out.len() >= pa * $mr * ldo);
+                let (pa, pb) = (t.pa * $mr, t.pb * $nr);
+                assert!(t.a.len() >= pa * t.d && t.b.len() >= pb * t.d);
+                assert!(t.a_aux.len() >= pa && a_thr.len() >= pa);
+                assert!(t.b_aux.len() >= pb && b_thr.len() >= pb);
+                assert!(t.rows <= pa && t.cols <= pb && $nr <= 32);
                 #[cfg(target_arch = "x86_64")]
                 {
                     if has_avx2_fma() {
                         // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
-                        return unsafe { $avx2(d, ap, pa, bp, pb, out, ldo) };
+                        return unsafe { $avx2::<K, S>(t, a_thr, b_thr, sink) };
                     }
-                    tile_impl::<$t, $mr, $nr, false>(d, ap, pa, bp, pb, out, ldo)
+                    tile_impl::<$t, K, S, $mr, $nr, false>(t, a_thr, b_thr, sink)
                 }
                 #[cfg(target_arch = "aarch64")]
                 {
-                    tile_impl::<$t, $mr, $nr, true>(d, ap, pa, bp, pb, out, ldo)
+                    tile_impl::<$t, K, S, $mr, $nr, true>(t, a_thr, b_thr, sink)
                 }
                 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
                 {
-                    tile_impl::<$t, $mr, $nr, false>(d, ap, pa, bp, pb, out, ldo)
+                    tile_impl::<$t, K, S, $mr, $nr, false>(t, a_thr, b_thr, sink)
                 }
             }
         }
@@ -194,7 +330,23 @@ pub fn pack<T: Real>(x: &[T], rows: usize, d: usize, panel: usize, out: &mut Vec
 mod tests {
     use super::*;
 
-    fn check<T: Real + Kernel + From<i8>>() {
+    /// Records every offer; the column side's threshold rises to the offered key.
+    struct Log<T>(Vec<(usize, usize, T, u8)>);
+
+    impl<T: Real> Sink<T> for Log<T> {
+        fn row_threshold(&self, _: usize) -> T {
+            T::NEG_INFINITY
+        }
+        fn col_threshold(&self, _: usize) -> T {
+            T::ZERO
+        }
+        fn offer(&mut self, row: usize, col: usize, key: T, sides: u8) -> (T, T) {
+            self.0.push((row, col, key, sides));
+            (T::NEG_INFINITY, T::INFINITY)
+        }
+    }
+
+    fn check<T: Real + From<i8>>() {
         let (m, n, d) = (13, 35, 7);
         let a: Vec<T> = (0..m * d).map(|i| T::from((i % 7) as i8 - 3)).collect();
         let b: Vec<T> = (0..n * d).map(|i| T::from((i % 5) as i8 - 2)).collect();
@@ -202,19 +354,42 @@ mod tests {
         pack(&a, m, d, T::MR, &mut ap);
         pack(&b, n, d, T::NR, &mut bp);
         let (pa, pb) = (m.div_ceil(T::MR), n.div_ceil(T::NR));
-        let ldo = pb * T::NR;
-        let mut out = vec![T::ZERO; pa * T::MR * ldo];
-        T::tile(d, &ap, pa, &bp, pb, &mut out, ldo);
-        for i in 0..m {
-            for j in 0..n {
-                let want = (0..d).fold(T::ZERO, |s, k| s + a[i * d + k] * b[j * d + k]);
-                assert_eq!(out[i * ldo + j], want, "({i}, {j})");
-            }
+        let a_aux = vec![T::ZERO; pa * T::MR];
+        let b_aux = vec![T::ZERO; pb * T::NR];
+        // Every live candidate passes the row side; the column side starts at 0 and closes
+        // (+inf) after its first offer.
+        let mut a_thr = vec![T::NEG_INFINITY; pa * T::MR];
+        let mut b_thr = vec![T::ZERO; pb * T::NR];
+        let tile = Tile {
+            d,
+            a: &ap,
+            pa,
+            b: &bp,
+            pb,
+            rows: m,
+            cols: n,
+            a_aux: &a_aux,
+            b_aux: &b_aux,
+        };
+        let mut log = Log(Vec::new());
+        T::tile::<DotKey, _>(&tile, &mut a_thr, &mut b_thr, &mut log);
+        assert_eq!(log.0.len(), m * n);
+        let mut col_taken = vec![false; n];
+        for (i, j, key, sides) in log.0 {
+            let want = (0..d).fold(T::ZERO, |s, k| s + a[i * d + k] * b[j * d + k]);
+            assert_eq!(key, want, "({i}, {j})");
+            let col = if want >= T::ZERO && !col_taken[j] {
+                COL_SIDE
+            } else {
+                0
+            };
+            col_taken[j] |= col != 0;
+            assert_eq!(sides, ROW_SIDE | col, "({i}, {j})");
         }
     }
 
     #[test]
-    fn tile_equals_naive_product() {
+    fn tile_keys_equal_naive_product_and_sides_follow_thresholds() {
         check::<f32>();
         check::<f64>();
     }

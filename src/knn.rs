@@ -17,10 +17,10 @@ use rayon::prelude::*;
 
 use crate::control::Control;
 use crate::error::{invalid, Error, Result};
-use crate::kernel::pack;
+use crate::kernel::{pack, CosineKey, DotKey, L2Key, Sink, Tile, COL_SIDE, ROW_SIDE};
 use crate::matrix::{squared_norms, Matrix, Real};
 use crate::metric::Metric;
-use crate::topk::{any_at_least, merge_sorted, TopK, LANES};
+use crate::topk::{merge_sorted, TopK};
 
 /// Rows per block on each side of a tile. Each tile packs its base-side block afresh (the
 /// query-side block is kept while consecutive tiles share it), so packing costs about
@@ -87,13 +87,17 @@ impl<'a, T: Real> Prepared<'a, T> {
     }
 }
 
-/// Per-thread work buffers: the packed panels of the current query-side block (kept while
-/// consecutive tiles share it), of the base-side block, and the tile of scores.
+/// Work buffers of one thread: the packed panels and per-row factors of the current
+/// query-side block (kept while consecutive tiles share it) and of the base-side block, and
+/// the thresholds of both sides.
 struct Work<T> {
     a_block: Option<usize>,
     a_pack: Vec<T>,
+    a_aux: Vec<T>,
+    a_thr: Vec<T>,
     b_pack: Vec<T>,
-    tile: Vec<T>,
+    b_aux: Vec<T>,
+    b_thr: Vec<T>,
 }
 
 impl<T: Real> Work<T> {
@@ -101,60 +105,154 @@ impl<T: Real> Work<T> {
         Self {
             a_block: None,
             a_pack: Vec::new(),
+            a_aux: Vec::new(),
+            a_thr: Vec::new(),
             b_pack: Vec::new(),
-            tile: Vec::new(),
+            b_aux: Vec::new(),
+            b_thr: Vec::new(),
         }
     }
 }
 
-/// Computes the ranking keys of query rows `q0..q1` against base rows `b0..b1` (larger key =
-/// better neighbour) into `work.tile`, row-major with the returned row stride. `a_block`
-/// names the query block so that its packing is reused by the next tile of the same block.
+/// One [`Work`] per worker thread of the pool, reused from tile to tile so that the buffers
+/// are allocated (and their pages faulted in) once per call, not once per tile.
+struct Workspace<T>(Vec<Mutex<Work<T>>>);
+
+impl<T: Real> Workspace<T> {
+    fn new() -> Self {
+        let n = rayon::current_num_threads().max(1);
+        Self((0..n).map(|_| Mutex::new(Work::new())).collect())
+    }
+
+    fn get(&self) -> std::sync::MutexGuard<'_, Work<T>> {
+        let i = rayon::current_thread_index().unwrap_or(0) % self.0.len();
+        self.0[i].lock().expect("work buffer lock poisoned")
+    }
+}
+
+/// Copies `src` into `dst` padded with zeros to `len` (factors of padded rows are unused).
+fn pad_into<T: Real>(dst: &mut Vec<T>, src: &[T], len: usize) {
+    dst.clear();
+    dst.extend_from_slice(src);
+    dst.resize(len, T::ZERO);
+}
+
+/// Sends the row-side candidates of a tile to `top` (tile row r is `top` row `first_row + r`;
+/// tile column c is candidate `first_col + c`), skipping the pair `skip_pair` rows/columns
+/// name the same item (`r + skip.0 == c + skip.1`: the row itself in a self-join).
+struct RowSink<'a, T> {
+    top: &'a mut TopK<T>,
+    first_row: usize,
+    first_col: u32,
+    skip: Option<(u32, u32)>,
+}
+
+impl<T: Real> Sink<T> for RowSink<'_, T> {
+    fn row_threshold(&self, row: usize) -> T {
+        self.top.threshold(self.first_row + row)
+    }
+    fn col_threshold(&self, _: usize) -> T {
+        T::INFINITY
+    }
+    #[inline]
+    fn offer(&mut self, row: usize, col: usize, key: T, _sides: u8) -> (T, T) {
+        let r = self.first_row + row;
+        let same = self
+            .skip
+            .is_some_and(|(ro, co)| row as u32 + ro == col as u32 + co);
+        if !same {
+            self.top.push(r, key, self.first_col + col as u32);
+        }
+        (self.top.threshold(r), T::INFINITY)
+    }
+}
+
+/// Sends the candidates of an off-diagonal self-join tile `(I, J)` to both sides: row r of
+/// `I` gains candidate `j0 + c`, row c of `J` gains candidate `i0 + r`.
+struct PairSink<'a, T> {
+    top_i: &'a mut TopK<T>,
+    top_j: &'a mut TopK<T>,
+    i0: u32,
+    j0: u32,
+}
+
+impl<T: Real> Sink<T> for PairSink<'_, T> {
+    fn row_threshold(&self, row: usize) -> T {
+        self.top_i.threshold(row)
+    }
+    fn col_threshold(&self, col: usize) -> T {
+        self.top_j.threshold(col)
+    }
+    #[inline]
+    fn offer(&mut self, row: usize, col: usize, key: T, sides: u8) -> (T, T) {
+        if sides & ROW_SIDE != 0 {
+            self.top_i.push(row, key, self.j0 + col as u32);
+        }
+        if sides & COL_SIDE != 0 {
+            self.top_j.push(col, key, self.i0 + row as u32);
+        }
+        (self.top_i.threshold(row), self.top_j.threshold(col))
+    }
+}
+
+/// Packs query rows `q0..q1` (unless `work` holds block `a_block` already) and base rows
+/// `b0..b1`, takes both sides' thresholds from `sink`, and runs the tile kernel of `metric`,
+/// offering candidates to `sink`.
 ///
 /// Every key is a symmetric function of the pair: the dot product is the same FMA chain
 /// whichever side a row is on (see [`crate::kernel`]), and the per-row factors combine
 /// commutatively (`inv_i * inv_j`, `sq_i + sq_j`), so `key(i, j) == key(j, i)` bit for bit,
 /// whatever the tiling. That makes the symmetric self-join agree exactly with the query path.
-fn score_tile<T: Real>(
+#[allow(clippy::too_many_arguments)]
+fn run_tile<T: Real, S: Sink<T>>(
     metric: Metric,
-    q: &Prepared<'_, T>,
-    (q0, q1): (usize, usize),
-    b: &Prepared<'_, T>,
-    (b0, b1): (usize, usize),
-    a_block: usize,
+    (q, (q0, q1), a_block): (&Prepared<'_, T>, (usize, usize), usize),
+    (b, (b0, b1)): (&Prepared<'_, T>, (usize, usize)),
     work: &mut Work<T>,
-) -> usize {
+    sink: &mut S,
+) {
     let (m, n, d) = (q1 - q0, b1 - b0, q.x.cols());
+    let (pa, pb) = (m.div_ceil(T::MR), n.div_ceil(T::NR));
     if work.a_block != Some(a_block) {
         pack(q.x.slice_rows(q0, q1).data(), m, d, T::MR, &mut work.a_pack);
+        let aux = if q.aux.is_empty() {
+            &[][..]
+        } else {
+            &q.aux[q0..q1]
+        };
+        pad_into(&mut work.a_aux, aux, pa * T::MR);
         work.a_block = Some(a_block);
     }
     pack(b.x.slice_rows(b0, b1).data(), n, d, T::NR, &mut work.b_pack);
-    let (pa, pb) = (m.div_ceil(T::MR), n.div_ceil(T::NR));
-    let ldo = pb * T::NR;
-    work.tile.resize(pa * T::MR * ldo, T::ZERO);
-    T::tile(d, &work.a_pack, pa, &work.b_pack, pb, &mut work.tile, ldo);
-    let rows = work.tile.chunks_exact_mut(ldo).take(m);
+    let aux = if b.aux.is_empty() {
+        &[][..]
+    } else {
+        &b.aux[b0..b1]
+    };
+    pad_into(&mut work.b_aux, aux, pb * T::NR);
+    work.a_thr.clear();
+    work.a_thr.extend((0..m).map(|r| sink.row_threshold(r)));
+    work.a_thr.resize(pa * T::MR, T::INFINITY);
+    work.b_thr.clear();
+    work.b_thr.extend((0..n).map(|c| sink.col_threshold(c)));
+    work.b_thr.resize(pb * T::NR, T::INFINITY);
+    let tile = Tile {
+        d,
+        a: &work.a_pack,
+        pa,
+        b: &work.b_pack,
+        pb,
+        rows: m,
+        cols: n,
+        a_aux: &work.a_aux,
+        b_aux: &work.b_aux,
+    };
+    let (at, bt) = (&mut work.a_thr, &mut work.b_thr);
     match metric {
-        Metric::InnerProduct => {}
-        Metric::Cosine => {
-            for (row, &qi) in rows.zip(&q.aux[q0..q1]) {
-                for (v, &bj) in row[..n].iter_mut().zip(&b.aux[b0..b1]) {
-                    *v = *v * (qi * bj);
-                }
-            }
-        }
-        Metric::Euclidean => {
-            for (row, &qi) in rows.zip(&q.aux[q0..q1]) {
-                for (v, &bj) in row[..n].iter_mut().zip(&b.aux[b0..b1]) {
-                    // Negated squared distance, clamped: rounding can make it slightly positive.
-                    let sq = (qi + bj) - (*v + *v);
-                    *v = -(sq.max(T::ZERO));
-                }
-            }
-        }
+        Metric::InnerProduct => T::tile::<DotKey, S>(&tile, at, bt, sink),
+        Metric::Cosine => T::tile::<CosineKey, S>(&tile, at, bt, sink),
+        Metric::Euclidean => T::tile::<L2Key, S>(&tile, at, bt, sink),
     }
-    ldo
 }
 
 /// Turns a ranking key back into the metric's score.
@@ -173,36 +271,6 @@ pub fn score_to_key<T: Real>(metric: Metric, score: T) -> T {
     match metric {
         Metric::Euclidean => -(score * score),
         _ => score,
-    }
-}
-
-/// Folds a tile's columns into the top-k of the base-side rows: candidate `(tile[r][c],
-/// first_index + r)` goes to row `c` of `top`. Reads the tile row by row against a vector of
-/// per-column thresholds, so the sweep stays sequential in memory, and tests [`LANES`]
-/// candidates at a time so that a chunk with no candidate above its thresholds (almost all of
-/// them once the rows have filled) costs a few vector instructions.
-fn fold_columns<T: Real>(
-    top: &mut TopK<T>,
-    tile: &[T],
-    (m, w, ldo): (usize, usize, usize),
-    first_index: u32,
-) {
-    let mut thr: Vec<T> = (0..w).map(|c| top.threshold(c)).collect();
-    for r in 0..m {
-        let row = &tile[r * ldo..r * ldo + w];
-        let index = first_index + r as u32;
-        let mut c0 = 0;
-        for (chunk, tc) in row.chunks(LANES).zip(thr.chunks_mut(LANES)) {
-            if any_at_least(chunk, tc) {
-                for (c, (&s, t)) in chunk.iter().zip(tc.iter_mut()).enumerate() {
-                    if s >= *t {
-                        top.push(c0 + c, s, index);
-                        *t = top.threshold(c0 + c);
-                    }
-                }
-            }
-            c0 += LANES;
-        }
     }
 }
 
@@ -234,7 +302,30 @@ fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
         .map_err(|e| invalid!("cannot start worker threads: {e}"))
 }
 
-/// Sorted keys and indices of every row of a self-join, self excluded, `k` per row.
+/// The pairs of blocks of a symmetric self-join in rounds of disjoint pairs: first every
+/// diagonal `(I, I)`, then a round-robin tournament (the circle method), so that the tasks of
+/// a round can each hold both of their blocks' top-k without ever waiting for another task.
+fn rounds(nb: usize) -> Vec<Vec<(usize, usize)>> {
+    let mut out = vec![(0..nb).map(|b| (b, b)).collect::<Vec<_>>()];
+    // With an odd number of blocks a dummy block `nb` sits out one block per round.
+    let m = nb + nb % 2;
+    for r in 0..m.saturating_sub(1) {
+        let mut round = Vec::with_capacity(m / 2);
+        let mut add = |a: usize, b: usize| {
+            if a < nb && b < nb {
+                round.push((a.min(b), a.max(b)));
+            }
+        };
+        add(m - 1, r);
+        for i in 1..m / 2 {
+            add((r + i) % (m - 1), (r + m - 1 - i) % (m - 1));
+        }
+        out.push(round);
+    }
+    out
+}
+
+/// Top-k of every row of a self-join, self excluded, per block of `block` rows.
 fn self_join_keys<T: Real>(
     x: &Prepared<'_, T>,
     metric: Metric,
@@ -251,33 +342,42 @@ fn self_join_keys<T: Real>(
         })
         .collect();
     ctl.add_total((nb * (nb + 1) / 2) as u64);
-    (0..nb)
-        .into_par_iter()
-        .flat_map(|bi| (bi..nb).into_par_iter().map(move |bj| (bi, bj)))
-        .for_each_init(Work::new, |work, (bi, bj)| {
+    let space = Workspace::new();
+    for round in rounds(nb) {
+        // The tasks of a round touch disjoint blocks, so these locks are never contended;
+        // rounds are separated by the end of `for_each`.
+        round.par_iter().for_each(|&(bi, bj)| {
             if ctl.is_cancelled() {
                 return;
             }
             let (i0, i1) = block_range(bi, block, n);
             let (j0, j1) = block_range(bj, block, n);
-            let (m, w) = (i1 - i0, j1 - j0);
-            let ldo = score_tile(metric, x, (i0, i1), x, (j0, j1), bi, work);
-            let tile = &work.tile;
-            {
-                let mut top = tops[bi].lock().expect("top-k lock poisoned");
-                for r in 0..m {
-                    let skip = (bi == bj).then_some((i0 + r) as u32);
-                    top.fold_row(r, &tile[r * ldo..r * ldo + w], j0 as u32, skip);
-                }
-            }
-            if bi != bj {
-                let mut top = tops[bj].lock().expect("top-k lock poisoned");
-                fold_columns(&mut top, tile, (m, w, ldo), i0 as u32);
+            let mut work = space.get();
+            let lock = |b: usize| tops[b].lock().expect("top-k lock poisoned");
+            let mut top_i = lock(bi);
+            let tiles = ((x, (i0, i1), bi), (x, (j0, j1)));
+            if bi == bj {
+                let mut sink = RowSink {
+                    top: &mut top_i,
+                    first_row: 0,
+                    first_col: j0 as u32,
+                    skip: Some((0, 0)),
+                };
+                run_tile(metric, tiles.0, tiles.1, &mut work, &mut sink);
+            } else {
+                let mut sink = PairSink {
+                    top_i: &mut top_i,
+                    top_j: &mut lock(bj),
+                    i0: i0 as u32,
+                    j0: j0 as u32,
+                };
+                run_tile(metric, tiles.0, tiles.1, &mut work, &mut sink);
             }
             ctl.add_done(1);
         });
-    if ctl.is_cancelled() {
-        return Err(Error::Interrupted);
+        if ctl.is_cancelled() {
+            return Err(Error::Interrupted);
+        }
     }
     Ok(tops
         .into_iter()
@@ -297,9 +397,10 @@ fn query_keys<T: Real>(
     let (nq, nbase) = (q.x.rows(), b.x.rows());
     let (qblocks, bblocks) = (nq.div_ceil(block), nbase.div_ceil(block));
     ctl.add_total((qblocks * bblocks) as u64);
+    let space = Workspace::new();
     let tops: Vec<TopK<T>> = (0..qblocks)
         .into_par_iter()
-        .map_init(Work::new, |work, qb| {
+        .map(|qb| {
             let (i0, i1) = block_range(qb, block, nq);
             let mut top = TopK::new(i1 - i0, k);
             for bb in 0..bblocks {
@@ -307,10 +408,19 @@ fn query_keys<T: Real>(
                     break;
                 }
                 let (j0, j1) = block_range(bb, block, nbase);
-                let ldo = score_tile(metric, q, (i0, i1), b, (j0, j1), qb, work);
-                for r in 0..i1 - i0 {
-                    top.fold_row(r, &work.tile[r * ldo..r * ldo + (j1 - j0)], j0 as u32, None);
-                }
+                let mut sink = RowSink {
+                    top: &mut top,
+                    first_row: 0,
+                    first_col: j0 as u32,
+                    skip: None,
+                };
+                run_tile(
+                    metric,
+                    (q, (i0, i1), qb),
+                    (b, (j0, j1)),
+                    &mut space.get(),
+                    &mut sink,
+                );
                 ctl.add_done(1);
             }
             top
@@ -519,12 +629,26 @@ pub fn block_topk<T: Real>(
         let i1 = (i0 + DEFAULT_BLOCK).min(nq);
         for j0 in (0..nb).step_by(DEFAULT_BLOCK) {
             let j1 = (j0 + DEFAULT_BLOCK).min(nb);
-            let ldo = score_tile(metric, &q, (i0, i1), &b, (j0, j1), i0, &mut work);
-            for r in 0..i1 - i0 {
-                let skip = query_offset.map(|o| o + (i0 + r) as u32);
-                let row = &work.tile[r * ldo..r * ldo + (j1 - j0)];
-                top.fold_row(i0 + r, row, base_offset + j0 as u32, skip);
-            }
+            // Skip the pair whose global indices agree: query_offset + i0 + r == base_offset
+            // + j0 + c, with both offsets shifted so that neither goes negative.
+            let skip = query_offset.map(|qo| {
+                let (rq, cb) = (qo as u64 + i0 as u64, base_offset as u64 + j0 as u64);
+                let low = rq.min(cb);
+                ((rq - low) as u32, (cb - low) as u32)
+            });
+            let mut sink = RowSink {
+                top: &mut top,
+                first_row: i0,
+                first_col: base_offset + j0 as u32,
+                skip,
+            };
+            run_tile(
+                metric,
+                (&q, (i0, i1), i0),
+                (&b, (j0, j1)),
+                &mut work,
+                &mut sink,
+            );
         }
     }
     let (keys, indices) = top.into_sorted();
@@ -705,6 +829,22 @@ mod tests {
                     assert_eq!(qs, ss);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn rounds_cover_every_pair_once_with_disjoint_blocks() {
+        for nb in 0..12 {
+            let mut seen = std::collections::HashSet::new();
+            for round in rounds(nb) {
+                let mut used = std::collections::HashSet::new();
+                for &(a, b) in &round {
+                    assert!(a <= b && b < nb);
+                    assert!(seen.insert((a, b)), "pair ({a}, {b}) twice");
+                    assert!(used.insert(a) && (a == b || used.insert(b)), "block reused");
+                }
+            }
+            assert_eq!(seen.len(), nb * (nb + 1) / 2);
         }
     }
 

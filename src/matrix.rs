@@ -24,6 +24,7 @@ pub trait Real:
     const ZERO: Self;
     const ONE: Self;
     const NEG_INFINITY: Self;
+    const INFINITY: Self;
 
     fn sqrt(self) -> Self;
     fn recip(self) -> Self;
@@ -40,6 +41,7 @@ macro_rules! impl_real {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             const NEG_INFINITY: Self = <$t>::NEG_INFINITY;
+            const INFINITY: Self = <$t>::INFINITY;
 
             #[inline(always)]
             fn sqrt(self) -> Self {

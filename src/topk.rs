@@ -8,36 +8,6 @@
 
 use crate::matrix::Real;
 
-/// Candidates tested per step of a fold: 16 f32 fill two AVX2 registers.
-pub const LANES: usize = 16;
-
-/// `true` when some `chunk[c] >= thr[c]`. Written without early exit so that it compiles to
-/// vector compares; full chunks take the fixed-size path.
-#[inline(always)]
-pub fn any_at_least<T: Real>(chunk: &[T], thr: &[T]) -> bool {
-    if let (Ok(c), Ok(t)) = (<&[T; LANES]>::try_from(chunk), <&[T; LANES]>::try_from(thr)) {
-        let mut hit = false;
-        for i in 0..LANES {
-            hit |= c[i] >= t[i];
-        }
-        return hit;
-    }
-    chunk.iter().zip(thr).any(|(c, t)| c >= t)
-}
-
-/// `true` when some `chunk[c] >= thr`; see [`any_at_least`].
-#[inline(always)]
-pub fn any_at_least_scalar<T: Real>(chunk: &[T], thr: T) -> bool {
-    if let Ok(c) = <&[T; LANES]>::try_from(chunk) {
-        let mut hit = false;
-        for v in c {
-            hit |= *v >= thr;
-        }
-        return hit;
-    }
-    chunk.iter().any(|&c| c >= thr)
-}
-
 /// `true` when candidate `(ka, ia)` ranks strictly before `(kb, ib)`.
 #[inline(always)]
 pub fn better<T: Real>(ka: T, ia: u32, kb: T, ib: u32) -> bool {
@@ -137,28 +107,6 @@ impl<T: Real> TopK<T> {
         }
         keys[pos] = key;
         idx[pos] = index;
-    }
-
-    /// Offers the candidates `(scores[c], first_index + c)` to `row`, skipping index `skip`
-    /// (the row itself in a self-join). This is the hot loop: candidates are tested [`LANES`]
-    /// at a time against the row's threshold, so a chunk without a hit costs a few vector
-    /// instructions.
-    #[inline]
-    pub fn fold_row(&mut self, row: usize, scores: &[T], first_index: u32, skip: Option<u32>) {
-        let mut thr = self.threshold(row);
-        let mut c0 = first_index;
-        for chunk in scores.chunks(LANES) {
-            if any_at_least_scalar(chunk, thr) {
-                for (c, &s) in chunk.iter().enumerate() {
-                    let j = c0 + c as u32;
-                    if s >= thr && Some(j) != skip {
-                        self.push(row, s, j);
-                        thr = self.threshold(row);
-                    }
-                }
-            }
-            c0 += LANES as u32;
-        }
     }
 
     /// Number of candidates `row` holds (k once it has seen at least k).
@@ -274,9 +222,13 @@ mod tests {
     }
 
     #[test]
-    fn fold_row_skips_self_and_respects_ties() {
+    fn ties_keep_the_lower_index_and_threshold_tracks_the_worst() {
         let mut t = TopK::<f32>::new(1, 2);
-        t.fold_row(0, &[1.0, 1.0, 1.0, 0.5], 10, Some(10));
+        assert_eq!(t.threshold(0), f32::NEG_INFINITY);
+        for (s, j) in [(1.0, 13), (1.0, 11), (0.5, 10), (1.0, 12)] {
+            t.push(0, s, j);
+        }
+        assert_eq!(t.threshold(0), 1.0);
         let (keys, idx) = t.into_sorted();
         assert_eq!(idx, vec![11, 12]);
         assert_eq!(keys, vec![1.0, 1.0]);
