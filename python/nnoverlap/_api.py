@@ -243,7 +243,7 @@ def nno(
     >>> import numpy as np, nnoverlap as nno
     >>> A = np.array([[0.0], [1.0], [3.0]]); B = np.array([[0.0], [2.0], [3.0]])
     >>> nno.nno(A, B, k=1, metric="l2").tolist()
-    [1, 1, 0]
+    [1, 0, 1]
     """
     counts, _, single = _nno_counts(a, b, k, metric, include_self, threads, progress)
     return counts[:, 0] if single else counts

@@ -6,6 +6,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+__all__ = [
+    "DEFAULT_BLOCK",
+    "FormatError",
+    "__version__",
+    "detect_format",
+    "first_nonfinite_row",
+    "first_zero_row",
+    "knn",
+    "overlap",
+    "read_embeddings",
+    "write_embeddings",
+]
 __version__: str
 DEFAULT_BLOCK: int
 
