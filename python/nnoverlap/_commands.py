@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+import textwrap
 import time
 from collections import Counter
 from typing import Any
@@ -231,12 +232,13 @@ def run_demo(args: argparse.Namespace) -> int:
     k = result.focus_k
     m = float(result.mnno[result.ks.index(k)])
     times = m / (k / (result.n - 1))
-    print(
-        "\nWhat the numbers mean: mNNO^k is the mean share of each class's k nearest classes\n"
-        "(found within each model separately) that the two models have in common. It is 1 for\n"
-        f"identical neighbourhoods and about k/(n-1) by chance. At k={k} the vision and text\n"
-        f"models share {m:.0%} of each class's neighbours, {times:.0f} times chance: far more\n"
-        "than by accident, yet most neighbourhoods differ.\n"
-        "Compare your own files: nnoverlap compare A B -k 1 5 10 50 [--plot DIR]"
+    text = (
+        "What the numbers mean: mNNO^k is the mean share of each class's k nearest classes "
+        "(found within each model separately) that the two models have in common. It is 1 for "
+        f"identical neighbourhoods and about k/(n-1) by chance. At k={k} the vision and text "
+        f"models share {m:.0%} of each class's neighbours, {times:.0f} times chance: far more "
+        "than by accident, yet most neighbourhoods differ."
     )
+    print("\n" + textwrap.fill(text, width=88))
+    print("Compare your own files: nnoverlap compare A B -k 1 5 10 50 [--plot DIR]")
     return 0
