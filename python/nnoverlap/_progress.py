@@ -42,12 +42,17 @@ class Bar:
                 self._plain = True
             else:
                 self._tqdm = tqdm(
-                    total=total, desc=self.label, file=self.stream, leave=False, unit="task"
+                    total=total,
+                    desc=self.label,
+                    file=self.stream,
+                    leave=False,
+                    dynamic_ncols=True,
+                    mininterval=0,
+                    bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}",
                 )
         if self._tqdm is not None:
             self._tqdm.total = total
-            self._tqdm.n = min(done, total)
-            self._tqdm.refresh()
+            self._tqdm.update(min(done, total) - self._tqdm.n)
         else:
             self.stream.write(f"\r{self.label}: {100 * min(done, total) / total:3.0f}%")
             self.stream.flush()
