@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -306,3 +307,21 @@ def test_run_depths_subsamples_large_sets(small_pair: PairedSet) -> None:
     cfg = _small_cfg(depth_rows=50, depth_trained=False, depth_activations=("sigmoid",))
     pts, notes = run_depths(small_pair, cfg)
     assert all(p.n == 50 for p in pts) and "random subset of 50 of the 200" in notes[0]
+
+
+def test_shared_set_gets_untrained_nets_once(small_pair: PairedSet) -> None:
+    other = PairedSet("imagenet1k", "visual", "glove", small_pair.X[:150], small_pair.Y[:150, :50])
+    cfg = _small_cfg(mappings=False, depths=(1,), depth_activations=("tanh",), depth_seeds=1)
+    report = reproduce([small_pair, other], cfg)
+    untrained = {(p.input, p.n) for p in report.depths if p.kind == "untrained"}
+    assert untrained == {("visual", 200), ("minilm", 200), ("glove", 150)}
+    trained = {(p.input, p.target) for p in report.depths if p.kind == "trained"}
+    assert trained == {("visual", "minilm"), ("visual", "glove")}
+    assert report.mappings == [] and "Experiment 1" not in report.to_markdown()
+
+
+def test_depth_zero_is_one_linear_map_for_every_activation(small_pair: PairedSet) -> None:
+    cfg = _small_cfg(depths=(0,), depth_activations=("relu", "sigmoid"), depth_trained=False)
+    pts, _ = run_depths(small_pair, cfg, untrained_on=("visual",))
+    assert len(pts) == 2 and pts[0].mnno_fx_x == pts[1].mnno_fx_x
+    assert "depth 0" in reproduce([small_pair], replace(cfg, mappings=False)).to_markdown()

@@ -20,7 +20,8 @@ Experiment 1 (:func:`run_mappings`)
 Experiment 2 (:func:`run_depths`)
     Untrained nets of depth 1 to 5 (hidden layers of ``width`` units, relu/tanh/sigmoid,
     several seeds, :func:`~nnoverlap.mapping.untrained_map`) applied to each input set:
-    mNNO(f(X), X) against depth. The same for trained nets of those depths (X->Y, mse,
+    mNNO(f(X), X) against depth; depth 0, a random linear map to ``width`` dimensions, is the
+    reference without non-linearity. The same for trained nets of those depths (X->Y, mse,
     out of fold), which also report mNNO(f(X), Y).
 
 Neighbours are exact (:func:`nnoverlap.knn`, a base set for retrieval) and follow the project's
@@ -308,11 +309,13 @@ class ReproduceConfig:
     :func:`auto_epochs`), ``batch_size``, ``lr``, ``weight_decay``, and ``margin`` of the
     ranking loss.
 
-    Experiment 2: ``depths`` (hidden layers, 1 to 5) of width ``depth_width``,
+    Experiment 2: ``depths`` (hidden layers, 0 to 5; 0 is a random linear map to
+    ``depth_width`` dimensions, or a trained linear layer) of width ``depth_width``,
     ``depth_activations`` and ``depth_seeds`` seeds for the untrained nets (applied to both
     sets of each pair); ``depth_rows`` caps the rows used (a seeded random subset; ``None``:
     all); ``depth_trained`` also trains nets of those depths (X->Y, mse, activation
-    ``activation``) out of fold over ``depth_folds`` folds. ``depth=False`` skips experiment 2.
+    ``activation``) out of fold over ``depth_folds`` folds. ``depth=False`` skips experiment 2,
+    ``mappings=False`` experiment 1.
 
     ``workers`` folds are trained at once in threads (``None``: 2 when the machine has 2 or
     more cores and ``threadpoolctl`` is installed to pin numpy's BLAS to one thread per fit,
@@ -332,15 +335,16 @@ class ReproduceConfig:
     ridge: float = 1.0
     scale: bool = True
     hidden: int = 300
-    activation: str = "relu"
+    activation: str = "tanh"
     dropout: float = 0.0
     epochs: int | None = None
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 0.0
     margin: float = 0.5
+    mappings: bool = True
     depth: bool = True
-    depths: tuple[int, ...] = (1, 2, 3, 4, 5)
+    depths: tuple[int, ...] = (0, 1, 2, 3, 4, 5)
     depth_width: int = 300
     depth_activations: tuple[str, ...] = ("relu", "tanh", "sigmoid")
     depth_seeds: int = 3
@@ -387,9 +391,9 @@ class ReproduceConfig:
         object.__setattr__(self, "depth_activations", acts)
         depths = tuple(self.depths)
         if not depths or any(
-            not isinstance(d, (int, np.integer)) or not 1 <= d <= 5 for d in depths
+            not isinstance(d, (int, np.integer)) or not 0 <= d <= 5 for d in depths
         ):
-            raise ValueError(f"depths must be integers from 1 to 5, got {self.depths!r}")
+            raise ValueError(f"depths must be integers from 0 to 5, got {self.depths!r}")
         object.__setattr__(self, "depths", tuple(int(d) for d in depths))
         for name in ("hidden", "batch_size", "depth_width", "depth_seeds"):
             pos_int(name)
@@ -908,12 +912,17 @@ class DepthPoint:
 
 
 def run_depths(
-    pair: PairedSet, cfg: ReproduceConfig, *, stream: TextIO | None = None
+    pair: PairedSet,
+    cfg: ReproduceConfig,
+    *,
+    untrained_on: Sequence[str] | None = None,
+    stream: TextIO | None = None,
 ) -> tuple[list[DepthPoint], list[str]]:
     """Experiment 2 on one pair: untrained (and trained) nets of each depth; and notes.
 
     Untrained nets (``cfg.depth_width`` units per hidden layer and as many outputs) are applied
-    to both sets of the pair, ``cfg.depth_seeds`` seeds per (activation, depth). Trained nets
+    to the sets named in ``untrained_on`` (default: both sets of the pair),
+    ``cfg.depth_seeds`` seeds per (activation, depth). Trained nets
     map X -> Y with the mse loss and ``cfg.activation``, out of fold over ``cfg.depth_folds``
     folds. A pair larger than ``cfg.depth_rows`` is cut to a seeded random subset (noted).
     """
@@ -937,7 +946,10 @@ def run_depths(
     points: list[DepthPoint] = []
     seeds = [cfg.seed + s for s in range(int(cfg.depth_seeds))]
     neigh = {pair.x_name: _neighbours(X, kmax, cfg), pair.y_name: _neighbours(Y, kmax, cfg)}
-    for name, S in ((pair.x_name, X), (pair.y_name, Y)):
+    sides = [(pair.x_name, X), (pair.y_name, Y)]
+    if untrained_on is not None:
+        sides = [(name, S) for name, S in sides if name in untrained_on]
+    for name, S in sides:
         iS = neigh[name]
         for act in cfg.depth_activations:
             for depth in cfg.depths:
@@ -1095,7 +1107,8 @@ class Report:
         written = []
         if plots:
             try:
-                written.append(plot_mnno_scatter(self, d / "mnno_scatter.png"))
+                if self.mappings:
+                    written.append(plot_mnno_scatter(self, d / "mnno_scatter.png"))
                 if self.depths:
                     written.append(plot_depth_curve(self, d / "depth_curve.png"))
             except ImportError as exc:
@@ -1138,6 +1151,8 @@ def reproduce(
     cfg = ReproduceConfig() if cfg is None else cfg
     if not pairs:
         raise ValueError("no data: give at least one paired set")
+    if not (cfg.mappings or cfg.depth):
+        raise ValueError("nothing to run: both experiments are switched off")
     rep = _Reporter(cfg.quiet, stream)
     t0 = time.perf_counter()
     all_notes = list(notes)
@@ -1147,12 +1162,17 @@ def reproduce(
         rep.info(f"note: {note}")
     mappings: list[MappingResult] = []
     depths: list[DepthPoint] = []
-    for p in pairs:
+    for p in pairs if cfg.mappings else ():
         mappings.extend(run_mappings(p, cfg, stream=stream))
         all_notes.extend(n for r in mappings if r.dataset == p.name for n in r.notes)
     if cfg.depth:
+        seen: set[tuple[str, str]] = set()
         for p in pairs:
-            pts, n2 = run_depths(p, cfg, stream=stream)
+            # A set shared by two pairs (the visual side of the ImageNet pairs) gets untrained
+            # nets once, on its first (largest-first as given) appearance.
+            fresh = [s for s in (p.x_name, p.y_name) if (p.name, s) not in seen]
+            seen.update((p.name, s) for s in fresh)
+            pts, n2 = run_depths(p, cfg, untrained_on=fresh, stream=stream)
             depths.extend(pts)
             all_notes.extend(n2)
     seconds = time.perf_counter() - t0
@@ -1187,7 +1207,7 @@ def _model_label(model: str, loss: str) -> str:
     return "MLP, 1 hidden layer"
 
 
-def _markdown(report: Report) -> str:
+def _markdown_mappings(report: Report) -> list[str]:
     cfg = report.config
     lines: list[str] = []
     scheme = (
@@ -1245,6 +1265,14 @@ def _markdown(report: Report) -> str:
             f"| {r.dataset} | {r.direction} | {r.model} | {r.loss} | " + " | ".join(cells) + " |"
         )
     lines.append("")
+    return lines
+
+
+def _markdown(report: Report) -> str:
+    cfg = report.config
+    lines: list[str] = ["# Do cross-modal mappings bridge modalities? (Collell & Moens 2018)\n"]
+    if report.mappings:
+        lines.extend(_markdown_mappings(report))
     if report.depths:
         lines.extend(_markdown_depths(report))
     lines.append("## Settings and notes\n")
@@ -1270,7 +1298,7 @@ def _markdown(report: Report) -> str:
 
 def _markdown_depths(report: Report) -> list[str]:
     cfg = report.config
-    lines = ["## Experiment 2: nets of depth 1–5 applied to X\n"]
+    lines = ["## Experiment 2: nets of depth 0–5 applied to X (0: a linear map)\n"]
     depths = sorted({p.depth for p in report.depths})
     untrained = [p for p in report.depths if p.kind == "untrained"]
     if untrained:
@@ -1411,24 +1439,26 @@ def plot_depth_curve(report: Report, path: str | os.PathLike[str]) -> Path:
     """Experiment 2: mNNO(f(X), X) against depth, one panel per data set and input set.
 
     Untrained nets: one line per activation, mean ± std over seeds. Trained nets (in the
-    panel of their input): mNNO(f(X), X) dashed and mNNO(f(X), Y) dotted, in black.
-    Raises ``ImportError`` (saying what to install) without matplotlib.
+    panel of their input, one grey shade per target Y): mNNO(f(X), X) dashed and
+    mNNO(f(X), Y) dotted. Raises ``ImportError`` (saying what to install) without matplotlib.
     """
     plt = _pyplot()
-    panels = list(dict.fromkeys((p.dataset, p.n, p.input) for p in report.depths))
+    panels = list(dict.fromkeys((p.dataset, p.input) for p in report.depths))
     if not panels:
         raise ValueError("the report has no experiment 2 results to plot")
     cols = min(3, len(panels))
     rows = math.ceil(len(panels) / cols)
     fig, axes = plt.subplots(
-        rows, cols, figsize=(4.0 * cols, 3.3 * rows), dpi=100, squeeze=False, sharey=True
+        rows, cols, figsize=(4.2 * cols, 3.4 * rows), dpi=90, squeeze=False, sharey=True
     )
     cmap = plt.get_cmap("tab10")
+    greys = ("black", "dimgray", "darkgray")
     acts = list(dict.fromkeys(p.activation for p in report.depths if p.kind == "untrained"))
     k_used = None
     for i, key in enumerate(panels):
         ax = axes[i // cols][i % cols]
-        pts = [p for p in report.depths if (p.dataset, p.n, p.input) == key]
+        pts = [p for p in report.depths if (p.dataset, p.input) == key]
+        ns = sorted({p.n for p in pts if p.kind == "untrained"} or {p.n for p in pts})
         for ai, act in enumerate(acts):
             sel = sorted(
                 (p for p in pts if p.kind == "untrained" and p.activation == act),
@@ -1449,39 +1479,47 @@ def plot_depth_curve(report: Report, path: str | os.PathLike[str]) -> Path:
                 capsize=2,
                 label=f"untrained {act}",
             )
-        tr = sorted((p for p in pts if p.kind == "trained"), key=lambda p: p.depth)
-        if tr:
+        targets = list(dict.fromkeys((p.target, p.n) for p in pts if p.kind == "trained"))
+        for ti, (target, n) in enumerate(targets):
+            tr = sorted(
+                (p for p in pts if p.kind == "trained" and (p.target, p.n) == (target, n)),
+                key=lambda p: p.depth,
+            )
             k = _main_k(tr[0].ks)
+            k_used = k_used or k
             j = tr[0].ks.index(k)
+            grey = greys[ti % len(greys)]
+            extra = "" if n in ns else f", n = {n}"
             ax.plot(
                 [p.depth for p in tr],
                 [p.mnno_fx_x[0][j] for p in tr],
-                color="black",
+                color=grey,
                 linestyle="--",
                 marker="s",
                 markersize=4,
-                label=f"trained ({tr[0].activation}) f(X),X",
+                label=f"trained →{target}{extra}: f(X),X",
             )
             ax.plot(
                 [p.depth for p in tr],
                 [(p.mnno_fx_y or [[math.nan] * len(p.ks)])[0][j] for p in tr],
-                color="black",
+                color=grey,
                 linestyle=":",
                 marker="x",
                 markersize=5,
-                label=f"trained f(X),Y (Y = {tr[0].target})",
+                label=f"trained →{target}{extra}: f(X),Y",
             )
-        ax.set_title(f"{key[0]}: X = {key[2]} (n = {key[1]})", fontsize=9)
-        ax.set_xlabel("hidden layers")
+        n_txt = ", ".join(str(n) for n in ns)
+        ax.set_title(f"{key[0]}: X = {key[1]} (n = {n_txt})", fontsize=9)
+        ax.set_xlabel("hidden layers (0: linear map)")
         ax.set_xticks(sorted({p.depth for p in pts}))
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
         if i % cols == 0:
             ax.set_ylabel(f"mNNO@{k_used}(f(X), X)")
-        ax.legend(fontsize=6, loc="lower left")
+        ax.legend(fontsize=6, loc="upper right", framealpha=0.85)
     for j in range(len(panels), rows * cols):
         axes[j // cols][j % cols].axis("off")
-    fig.suptitle("Experiment 2: nets of depth 1–5 applied to X", fontsize=10)
+    fig.suptitle("Experiment 2: nets of depth 0–5 applied to X", fontsize=10)
     fig.tight_layout()
     out = Path(path)
     fig.savefig(out)
@@ -1557,10 +1595,28 @@ def add_reproduce_parser(sub: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="count each item as its own neighbour (the paper's released code did)",
     )
+    p.add_argument(
+        "--activation",
+        choices=ACTIVATIONS,
+        default="tanh",
+        help="hidden activation of the trained nets (default tanh)",
+    )
+    p.add_argument("--no-mappings", action="store_true", help="skip experiment 1")
     p.add_argument("--no-depth", action="store_true", help="skip experiment 2")
+    p.add_argument(
+        "--no-depth-trained", action="store_true", help="experiment 2 with untrained nets only"
+    )
     p.add_argument("--depth-seeds", type=int, default=3, help="seeds per untrained net (default 3)")
     p.add_argument(
         "--depth-width", type=int, default=300, help="units per hidden layer in exp. 2 (300)"
+    )
+    p.add_argument(
+        "--depths",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="D",
+        help="hidden layers of the exp. 2 nets, 0 to 5 (default 0 1 2 3 4 5; 0 = linear map)",
     )
     p.add_argument(
         "--out",
@@ -1586,8 +1642,12 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         threads=args.threads,
         hidden=args.hidden,
         epochs=args.epochs,
+        activation=args.activation,
+        mappings=not args.no_mappings,
         depth=not args.no_depth,
+        depth_trained=not args.no_depth_trained,
         depth_seeds=args.depth_seeds,
+        **({"depths": tuple(args.depths)} if args.depths else {}),
         depth_width=args.depth_width,
         quiet=bool(args.quiet),
     )
@@ -1620,6 +1680,7 @@ def _argv_of(args: argparse.Namespace) -> list[str]:
         "metric": "cosine",
         "depth_seeds": 3,
         "depth_width": 300,
+        "activation": "tanh",
     }
     for name, flag in (
         ("x", "--x"),
@@ -1635,6 +1696,7 @@ def _argv_of(args: argparse.Namespace) -> list[str]:
         ("threads", "--threads"),
         ("depth_seeds", "--depth-seeds"),
         ("depth_width", "--depth-width"),
+        ("activation", "--activation"),
         ("out", "--out"),
     ):
         v = getattr(args, name)
@@ -1642,9 +1704,13 @@ def _argv_of(args: argparse.Namespace) -> list[str]:
             out += [flag, str(v)]
     if args.ks:
         out += ["-k", *map(str, args.ks)]
+    if args.depths:
+        out += ["--depths", *map(str, args.depths)]
     for name, flag in (
         ("include_self", "--include-self"),
+        ("no_mappings", "--no-mappings"),
         ("no_depth", "--no-depth"),
+        ("no_depth_trained", "--no-depth-trained"),
         ("quiet", "--quiet"),
     ):
         if getattr(args, name):
