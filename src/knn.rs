@@ -302,25 +302,35 @@ fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
         .map_err(|e| invalid!("cannot start worker threads: {e}"))
 }
 
-/// The pairs of blocks of a symmetric self-join in rounds of disjoint pairs: first every
-/// diagonal `(I, I)`, then a round-robin tournament (the circle method), so that the tasks of
-/// a round can each hold both of their blocks' top-k without ever waiting for another task.
-fn rounds(nb: usize) -> Vec<Vec<(usize, usize)>> {
-    let mut out = vec![(0..nb).map(|b| (b, b)).collect::<Vec<_>>()];
+/// The number of rounds of a symmetric self-join over `nb` blocks; see [`round`].
+fn round_count(nb: usize) -> usize {
+    if nb == 0 {
+        0
+    } else {
+        nb + nb % 2
+    }
+}
+
+/// Round `r` of the pairs of blocks of a symmetric self-join, each round a set of disjoint
+/// pairs: round 0 is every diagonal `(I, I)`, rounds 1.. a round-robin tournament (the circle
+/// method), so that the tasks of a round can each hold both of their blocks' top-k without
+/// ever waiting for another task. Made on demand, not stored: `nb^2 / 2` pairs add up.
+fn round(nb: usize, r: usize) -> Vec<(usize, usize)> {
+    if r == 0 {
+        return (0..nb).map(|b| (b, b)).collect();
+    }
+    let r = r - 1;
     // With an odd number of blocks a dummy block `nb` sits out one block per round.
     let m = nb + nb % 2;
-    for r in 0..m.saturating_sub(1) {
-        let mut round = Vec::with_capacity(m / 2);
-        let mut add = |a: usize, b: usize| {
-            if a < nb && b < nb {
-                round.push((a.min(b), a.max(b)));
-            }
-        };
-        add(m - 1, r);
-        for i in 1..m / 2 {
-            add((r + i) % (m - 1), (r + m - 1 - i) % (m - 1));
+    let mut out = Vec::with_capacity(m / 2);
+    let mut add = |a: usize, b: usize| {
+        if a < nb && b < nb {
+            out.push((a.min(b), a.max(b)));
         }
-        out.push(round);
+    };
+    add(m - 1, r);
+    for i in 1..m / 2 {
+        add((r + i) % (m - 1), (r + m - 1 - i) % (m - 1));
     }
     out
 }
@@ -343,10 +353,10 @@ fn self_join_keys<T: Real>(
         .collect();
     ctl.add_total((nb * (nb + 1) / 2) as u64);
     let space = Workspace::new();
-    for round in rounds(nb) {
+    for r in 0..round_count(nb) {
         // The tasks of a round touch disjoint blocks, so these locks are never contended;
         // rounds are separated by the end of `for_each`.
-        round.par_iter().for_each(|&(bi, bj)| {
+        round(nb, r).par_iter().for_each(|&(bi, bj)| {
             if ctl.is_cancelled() {
                 return;
             }
@@ -836,9 +846,9 @@ mod tests {
     fn rounds_cover_every_pair_once_with_disjoint_blocks() {
         for nb in 0..12 {
             let mut seen = std::collections::HashSet::new();
-            for round in rounds(nb) {
+            for r in 0..round_count(nb) {
                 let mut used = std::collections::HashSet::new();
-                for &(a, b) in &round {
+                for &(a, b) in &round(nb, r) {
                     assert!(a <= b && b < nb);
                     assert!(seen.insert((a, b)), "pair ({a}, {b}) twice");
                     assert!(used.insert(a) && (a == b || used.insert(b)), "block reused");
