@@ -149,6 +149,9 @@ def worker(lib: str, case: str, op: str, k: int, threads: int) -> dict:
         best = min(_timed(lambda: m @ m) for _ in range(3))
         return {"seconds": best, "gflops": 2 * 4096**3 / best / 1e9}
     a, b = case_data(case)
+    if op == "knn_t1":  # the same self-join on one thread, for the 1 -> 2 thread speed-up
+        op, threads = "knn", 1
+        _set_peer_threads(1)
     if op == "query":
         q = a[: max(1, a.shape[0] // 10)].copy()
     if op == "knn_f64":
@@ -206,6 +209,15 @@ def _timed(fn) -> float:
     return time.perf_counter() - t
 
 
+def _set_peer_threads(threads: int) -> None:
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+    except ImportError:
+        pass
+
+
 def run_worker(lib: str, case: str, op: str, k: int, threads: int) -> dict:
     env = dict(os.environ)
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
@@ -236,6 +248,7 @@ def plan(mode: str) -> list[tuple[str, str, list[str]]]:
         ("clustered_10k", "knn_ip", ["nnoverlap", "faiss"]),
         ("clustered_10k", "knn_f64", ["nnoverlap"]),
         ("clustered_50k", "knn", peers),
+        ("clustered_50k", "knn_t1", ["nnoverlap", "faiss"]),
         ("clustered_50k", "mnno", ["nnoverlap", "faiss"]),
         ("clustered_100k", "knn", ["nnoverlap", "faiss"]),
         ("clustered_100k", "mnno", ["nnoverlap", "faiss"]),
@@ -243,6 +256,70 @@ def plan(mode: str) -> list[tuple[str, str, list[str]]]:
         ("words10k", "knn", ["nnoverlap", "faiss"]),
         ("glove400k", "knn", ["nnoverlap", "faiss"]),
     ]
+
+
+# Cases too slow to repeat: one repetition (the peers take minutes there).
+MAX_REPS = {"glove400k": 1}
+
+
+def goals(rows: list[dict], k: int) -> list[tuple[str, float | None, str]]:
+    """The speed goals of the project, as (what, measured, goal) from the table's rows."""
+
+    def t(case: str, op: str, lib: str = "nnoverlap") -> float | None:
+        for r in rows:
+            if (r["case"], r["op"], r["lib"]) == (case, op, lib):
+                return r["median_s"]
+        return None
+
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return a / b if a is not None and b else None
+
+    out = [
+        (
+            "self-join 100k: nnoverlap / faiss time",
+            ratio(t("clustered_100k", "knn"), t("clustered_100k", "knn", "faiss")),
+            "<= 0.5",
+        ),
+        (
+            "mNNO 100k: nnoverlap / faiss time",
+            ratio(t("clustered_100k", "mnno"), t("clustered_100k", "mnno", "faiss")),
+            "<= 0.5",
+        ),
+        (
+            "query 10k x 100k: nnoverlap / faiss time",
+            ratio(t("clustered_100k", "query"), t("clustered_100k", "query", "faiss")),
+            "<= 1.0",
+        ),
+        (
+            "1 -> 2 threads speed-up, 50k",
+            ratio(t("clustered_50k", "knn_t1"), t("clustered_50k", "knn")),
+            ">= 1.8",
+        ),
+        (
+            "float64 / float32 time, 10k",
+            ratio(t("clustered_10k", "knn_f64"), t("clustered_10k", "knn")),
+            "<= 2.5",
+        ),
+        (
+            "l2 / cosine time, 10k",
+            ratio(t("clustered_10k", "knn_l2"), t("clustered_10k", "knn")),
+            "~ 1",
+        ),
+        (
+            "ip / cosine time, 10k",
+            ratio(t("clustered_10k", "knn_ip"), t("clustered_10k", "knn")),
+            "~ 1",
+        ),
+    ]
+    for r in rows:
+        if (r["case"], r["op"], r["lib"]) == ("clustered_100k", "knn", "nnoverlap"):
+            out.append(("self-join 100k: % of sgemm", r["pct_of_sgemm"], ">= 75"))
+        if (r["case"], r["op"], r["lib"]) == ("glove400k", "knn", "nnoverlap"):
+            outputs = r["n"] * k * (4 + 8) / 2**20
+            out.append(
+                ("400k: peak RSS over input and outputs, MiB", r["extra_rss_mb"] - outputs, "<= 64")
+            )
+    return [g for g in out if g[1] is not None]
 
 
 def pairs_flops(n: int, d: int) -> float:
@@ -276,6 +353,8 @@ def main() -> None:
     for rep in range(reps):
         sgemm.append(run_worker("sgemm", "-", "-", 0, args.threads)["gflops"])
         for case, op, libs in todo:
+            if rep >= MAX_REPS.get(case, reps):
+                continue
             for lib in libs if rep % 2 == 0 else list(reversed(libs)):
                 r = run_worker(lib, case, op, args.k, args.threads)
                 results.setdefault((case, op, lib), []).append(r)
@@ -315,8 +394,9 @@ def main() -> None:
                     "extra_rss_mb": mem,
                 }
             )
+    print(f"\n{cpu_model()}, {os.cpu_count()} cpus; nnoverlap kernel: {kernel()}")
     print(
-        f"\nsgemm (numpy, 4096^2, {args.threads} threads): {rate:.0f} GFLOP/s (median of "
+        f"sgemm (numpy, 4096^2, {args.threads} threads): {rate:.0f} GFLOP/s (median of "
         f"{len(sgemm)}); k = {args.k}; effective GFLOP/s = n(n-1)d / time"
     )
     hdr = (
@@ -331,10 +411,16 @@ def main() -> None:
             f"{r['median_s']:9.3f} {r['ratio_to_nnoverlap']:11.2f} "
             f"{r['effective_gflops']:8.1f} {r['pct_of_sgemm']:7.0f}% {r['extra_rss_mb']:8.0f}"
         )
+    checks = goals(rows, args.k)
+    if checks:
+        print("\ngoals")
+        for what, value, goal in checks:
+            print(f"  {what:<48} {value:8.2f}   goal {goal}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         info = {
-            "machine": platform.processor() or platform.machine(),
+            "machine": cpu_model(),
+            "kernel": kernel(),
             "cpus": os.cpu_count(),
             "threads": args.threads,
             "k": args.k,
@@ -343,6 +429,26 @@ def main() -> None:
             "raw": {"|".join(key): v for key, v in results.items()},
         }
         args.json.write_text(json.dumps(info, indent=1))
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def kernel() -> str:
+    try:
+        from nnoverlap import _core
+
+        return _core.KERNEL
+    except (ImportError, AttributeError):
+        return "?"
 
 
 def _median(rs: list[dict]) -> float | None:

@@ -9,6 +9,7 @@ import numpy.typing as npt
 __all__ = [
     "DEFAULT_BLOCK",
     "FormatError",
+    "KERNEL",
     "__version__",
     "detect_format",
     "first_nonfinite_row",
@@ -20,6 +21,7 @@ __all__ = [
 ]
 __version__: str
 DEFAULT_BLOCK: int
+KERNEL: str
 
 def knn(
     x: npt.NDArray[np.floating[Any]],
