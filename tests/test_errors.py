@@ -225,6 +225,10 @@ def test_ctrl_c_interrupts_within_about_a_second():
         sent.append(time.perf_counter())
         os.kill(os.getpid(), signal.SIGINT)
 
+    # Python turns SIGINT into KeyboardInterrupt only if SIGINT was not ignored when it started;
+    # a process launched in the background by a shell (as CI runners may do) starts with SIGINT
+    # ignored. Install the interactive default for this test.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.5, interrupt)
     timer.start()
     try:
@@ -235,6 +239,7 @@ def test_ctrl_c_interrupts_within_about_a_second():
     finally:
         timer.cancel()
         timer.join()
+        signal.signal(signal.SIGINT, previous)
     caught = time.perf_counter()
     assert not returned, "knn finished before SIGINT was sent: make the test input larger"
     assert caught - sent[0] < 1.5, f"KeyboardInterrupt came {caught - sent[0]:.1f} s after SIGINT"
