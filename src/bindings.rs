@@ -160,27 +160,38 @@ fn knn<'py>(
     }
 }
 
+/// What a row scan looks for.
+#[derive(Clone, Copy)]
+enum Scan {
+    NonFinite,
+    Zero,
+    Above(f64),
+}
+
 fn first_row<T: Real + numpy::Element>(
     x: &Bound<'_, PyAny>,
-    zero: bool,
+    scan: Scan,
+    limit: T,
 ) -> PyResult<Option<usize>> {
     let x: PyReadonlyArray2<T> = x.extract()?;
     let m = matrix(&x)?;
     let py = x.py();
-    Ok(py.detach(|| {
-        if zero {
-            m.first_zero_row()
-        } else {
-            m.first_nonfinite_row()
-        }
+    Ok(py.detach(|| match scan {
+        Scan::NonFinite => m.first_nonfinite_row(),
+        Scan::Zero => m.first_zero_row(),
+        Scan::Above(_) => m.first_row_above(limit),
     }))
 }
 
-fn first_row_any(x: &Bound<'_, PyAny>, zero: bool) -> PyResult<Option<usize>> {
+fn first_row_any(x: &Bound<'_, PyAny>, scan: Scan) -> PyResult<Option<usize>> {
+    let limit = match scan {
+        Scan::Above(l) => l,
+        _ => 0.0,
+    };
     if x.extract::<PyReadonlyArray2<f32>>().is_ok() {
-        first_row::<f32>(x, zero)
+        first_row::<f32>(x, scan, limit as f32)
     } else if x.extract::<PyReadonlyArray2<f64>>().is_ok() {
-        first_row::<f64>(x, zero)
+        first_row::<f64>(x, scan, limit)
     } else {
         Err(PyTypeError::new_err(
             "expected a 2-D float32 or float64 array",
@@ -191,13 +202,19 @@ fn first_row_any(x: &Bound<'_, PyAny>, zero: bool) -> PyResult<Option<usize>> {
 /// Index of the first row holding NaN or infinity, or None.
 #[pyfunction]
 fn first_nonfinite_row(x: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
-    first_row_any(x, false)
+    first_row_any(x, Scan::NonFinite)
 }
 
 /// Index of the first all-zero row, or None.
 #[pyfunction]
 fn first_zero_row(x: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
-    first_row_any(x, true)
+    first_row_any(x, Scan::Zero)
+}
+
+/// Index of the first row holding a value of magnitude above `limit`, or None.
+#[pyfunction]
+fn first_row_above(x: &Bound<'_, PyAny>, limit: f64) -> PyResult<Option<usize>> {
+    first_row_any(x, Scan::Above(limit))
 }
 
 /// overlap(a, b, ks) -> (n, len(ks)) int64: |set(a_i[:k]) ∩ set(b_i[:k])| for each k.
@@ -238,6 +255,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(knn, m)?)?;
     m.add_function(wrap_pyfunction!(first_nonfinite_row, m)?)?;
     m.add_function(wrap_pyfunction!(first_zero_row, m)?)?;
+    m.add_function(wrap_pyfunction!(first_row_above, m)?)?;
     m.add_function(wrap_pyfunction!(overlap, m)?)?;
     crate::bindings_io::register(m)?;
     Ok(())

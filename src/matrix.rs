@@ -122,6 +122,11 @@ impl<'a, T: Real> Matrix<'a, T> {
         first_row_where(self, |row| row.iter().any(|v| !v.is_finite()))
     }
 
+    /// Index of the first row holding a value whose magnitude exceeds `limit`, if any.
+    pub fn first_row_above(&self, limit: T) -> Option<usize> {
+        first_row_where(self, |row| row.iter().any(|&v| v > limit || -v > limit))
+    }
+
     /// Index of the first row whose values are all zero, if any.
     pub fn first_zero_row(&self) -> Option<usize> {
         first_row_where(self, |row| row.iter().all(|&v| v == T::ZERO))

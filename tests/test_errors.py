@@ -344,3 +344,16 @@ def test_result_is_a_named_tuple():
     assert scores is res.scores
     assert indices is res.indices
     assert scores.shape == indices.shape == (10, 3)
+
+
+def test_values_whose_products_overflow_float32_are_rejected_naming_the_row():
+    x = rows(n=6, d=3)
+    x[4, 1] = 1e19  # 1e38 squared-norm contributions overflow float32 sums of 4 d terms
+    for metric in ("cosine", "ip", "l2"):
+        with pytest.raises(ValueError, match=r"row 4 .*overflow float32.*float64"):
+            nno.knn(x, k=2, metric=metric)
+    # The same values are fine in float64, and nothing was changed in the input.
+    before = x.copy()
+    idx = nno.knn(x.astype(np.float64), k=2, metric="l2").indices
+    assert idx.shape == (6, 2)
+    np.testing.assert_array_equal(x, before)

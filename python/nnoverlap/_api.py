@@ -7,6 +7,7 @@ float32/float64 arrays and never modifies them.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Union
@@ -67,6 +68,14 @@ def _check_values(arr: np.ndarray, name: str, metric: str) -> None:
     row = _core.first_nonfinite_row(arr)
     if row is not None:
         raise ValueError(f"{name} has a NaN or infinite value in row {row}")
+    # Scores add up d products, and Euclidean adds two squared norms: keep 4 d v^2 finite.
+    limit = math.sqrt(float(np.finfo(arr.dtype).max) / (4 * arr.shape[1]))
+    row = _core.first_row_above(arr, limit)
+    if row is not None:
+        raise ValueError(
+            f"{name} row {row} holds a value of magnitude above {limit:.3g}: its products "
+            f"overflow {arr.dtype} (rescale the rows, or pass float64)"
+        )
     if metric == "cosine":
         row = _core.first_zero_row(arr)
         if row is not None:
