@@ -95,6 +95,8 @@ ModelName = Literal["linear", "mlp"]
 MODELS: tuple[ModelName, ...] = ("linear", "mlp")
 #: The k of the paper-style tables when the user gives none (those <= n - 1 are used).
 DEFAULT_KS: tuple[int, ...] = (1, 5, 10, 50)
+#: Depths of experiment 2 (hidden layers; 0 is a linear map).
+DEFAULT_DEPTHS: tuple[int, ...] = (0, 1, 2, 3, 4, 5)
 #: Adam steps aimed at when ``epochs`` is ``None`` (see :func:`auto_epochs`).
 AUTO_STEPS = 200
 #: Environment variable naming the shared real-data directory (with ``words10k/`` inside).
@@ -236,7 +238,11 @@ def default_pairs(shared: str | os.PathLike[str] | None = None) -> tuple[list[Pa
         where = shared if shared is not None else os.environ.get(SHARED_ENV, "../shared/data")
         return pairs, f"words10k skipped: no shared data directory with words10k/ at {where}"
     pairs.append(words10k_pair(found))
-    return pairs, f"words10k read from {found / 'words10k'}"
+    try:
+        shown = os.path.relpath(found / "words10k")
+    except ValueError:  # another drive (Windows)
+        shown = str(found / "words10k")
+    return pairs, f"words10k read from {shown}"
 
 
 def _load_npy(path: str | os.PathLike[str], what: str) -> np.ndarray:
@@ -344,7 +350,7 @@ class ReproduceConfig:
     margin: float = 0.5
     mappings: bool = True
     depth: bool = True
-    depths: tuple[int, ...] = (0, 1, 2, 3, 4, 5)
+    depths: tuple[int, ...] = DEFAULT_DEPTHS
     depth_width: int = 300
     depth_activations: tuple[str, ...] = ("relu", "tanh", "sigmoid")
     depth_seeds: int = 3
@@ -1317,12 +1323,12 @@ def _markdown_depths(report: Report) -> list[str]:
         for (ds, inp, act, n), by_depth in groups.items():
             cells = []
             for d in depths:
-                p = by_depth.get(d)
-                if p is None:
+                q = by_depth.get(d)
+                if q is None:
                     cells.append("—")
                 else:
-                    i = p.ks.index(_main_k(p.ks))
-                    cells.append(f"{_f(p.mean[i])} ± {_f(p.std[i])}")
+                    i = q.ks.index(_main_k(q.ks))
+                    cells.append(f"{_f(q.mean[i])} ± {_f(q.std[i])}")
             lines.append(f"| {ds} (n = {n}) | {inp} | {act} | " + " | ".join(cells) + " |")
         lines.append("")
     trained = [p for p in report.depths if p.kind == "trained"]
@@ -1344,13 +1350,13 @@ def _markdown_depths(report: Report) -> list[str]:
             cells = []
             xy = "—"
             for d in depths:
-                p = by_depth.get(d)
-                if p is None or p.mnno_fx_y is None or p.mnno_x_y is None:
+                q = by_depth.get(d)
+                if q is None or q.mnno_fx_y is None or q.mnno_x_y is None:
                     cells.append("—")
                     continue
-                i = p.ks.index(_main_k(p.ks))
-                cells.append(f"{_f(p.mnno_fx_x[0][i])} / {_f(p.mnno_fx_y[0][i])}")
-                xy = _f(p.mnno_x_y[i])
+                i = q.ks.index(_main_k(q.ks))
+                cells.append(f"{_f(q.mnno_fx_x[0][i])} / {_f(q.mnno_fx_y[0][i])}")
+                xy = _f(q.mnno_x_y[i])
             lines.append(f"| {ds} (n = {n}) | {inp}→{tgt} | " + " | ".join(cells) + f" | {xy} |")
         lines.append("")
     return lines
@@ -1647,7 +1653,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         depth=not args.no_depth,
         depth_trained=not args.no_depth_trained,
         depth_seeds=args.depth_seeds,
-        **({"depths": tuple(args.depths)} if args.depths else {}),
+        depths=tuple(args.depths) if args.depths else DEFAULT_DEPTHS,
         depth_width=args.depth_width,
         quiet=bool(args.quiet),
     )
