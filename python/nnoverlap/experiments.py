@@ -1550,7 +1550,7 @@ def add_reproduce_parser(sub: Any) -> argparse.ArgumentParser:
             "Train linear and neural maps X->Y and Y->X (mse, cosine, ranking losses) and "
             "report, on held-out items, mNNO(f(X),X), mNNO(f(X),Y), mNNO(X,Y), retrieval "
             "recall, MSE and R^2 (experiment 1); and how much untrained and trained nets of "
-            "depth 1-5 keep the neighbourhoods of their input (experiment 2). Without --x/--y "
+            "depth 0-5 keep the neighbourhoods of their input (experiment 2). Without --x/--y "
             "it runs on the bundled ImageNet-1k pairs (visual vs MiniLM, visual vs GloVe) and "
             "on words10k (GloVe vs MiniLM) when ../shared/data is there."
         ),
