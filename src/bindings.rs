@@ -250,7 +250,6 @@ fn overlap<'py>(
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    m.add("DEFAULT_BLOCK", crate::knn::DEFAULT_BLOCK)?;
     m.add("KERNEL", crate::kernel::kernel_name())?;
     m.add_function(wrap_pyfunction!(knn, m)?)?;
     m.add_function(wrap_pyfunction!(first_nonfinite_row, m)?)?;

@@ -22,13 +22,27 @@ use crate::matrix::{squared_norms, Matrix, Real};
 use crate::metric::Metric;
 use crate::topk::{merge_sorted, TopK};
 
-/// Rows per block on each side of a tile. Each tile packs its base-side block afresh (the
-/// query-side block is kept while consecutive tiles share it), so packing costs about
-/// `1 / BLOCK` of the kernel's work; the tile of `BLOCK x BLOCK` scores (576 KiB of f32) is
-/// folded into the top-k of its rows and columns from L2. Measured single-threaded at
-/// n = 20,000 (benches, Zen 4): d = 300 gives 77 / 84 / 90 / 90 / 86 GFLOP/s for blocks of
-/// 128 / 256 / 384 / 512 / 768 rows; d = 768 and d = 50 peak at 384 to 768 too.
-pub const DEFAULT_BLOCK: usize = 384;
+/// Rows per block on each side of a tile, at most. Each tile packs its base-side block afresh
+/// (the query-side block is kept while consecutive tiles share it), so packing costs about
+/// `1 / block` of the kernel's work: larger blocks are cheaper, and since the kernel screens
+/// its register tiles directly, no block-sized tile of scores needs to stay in cache; a packed
+/// 768 x 300 f32 block (900 KiB) streams from L2 past one 19 KiB B panel in L1.
+pub const MAX_BLOCK: usize = 768;
+/// Rows per block, at least: below this, per-tile costs (thresholds, packing set-up) grow.
+pub const MIN_BLOCK: usize = 128;
+/// Tasks per thread that a self-join round (or a query pass) aims for: a round ends when its
+/// last task does, so a thread idles for up to one task per round.
+const TASKS_PER_THREAD: usize = 8;
+
+/// The block size used when [`KnnOptions::block`] is 0 (automatic): as large as possible, but
+/// small enough that `rows` give every thread [`TASKS_PER_THREAD`] tasks per round; a multiple
+/// of 16. Results never depend on it.
+pub fn auto_block(rows: usize, threads: usize) -> usize {
+    let blocks = 2 * TASKS_PER_THREAD * threads.max(1);
+    rows.div_ceil(blocks)
+        .next_multiple_of(16)
+        .clamp(MIN_BLOCK, MAX_BLOCK)
+}
 
 /// What to compute.
 #[derive(Debug, Clone)]
@@ -40,7 +54,8 @@ pub struct KnnOptions {
     pub include_self: bool,
     /// Worker threads; `None` uses rayon's default (`RAYON_NUM_THREADS`, else all cores).
     pub threads: Option<usize>,
-    /// Rows per block. Changes speed only, never the result.
+    /// Rows per block; 0 (the default) chooses with [`auto_block`]. Changes speed only,
+    /// never the result.
     pub block: usize,
 }
 
@@ -51,7 +66,7 @@ impl KnnOptions {
             metric,
             include_self: false,
             threads: None,
-            block: DEFAULT_BLOCK,
+            block: 0,
         }
     }
 }
@@ -278,17 +293,23 @@ fn block_range(b: usize, block: usize, n: usize) -> (usize, usize) {
     (b * block, ((b + 1) * block).min(n))
 }
 
-fn check_common(rows: usize, block: usize) -> Result<()> {
+fn check_rows(rows: usize) -> Result<()> {
     if rows > u32::MAX as usize {
         return Err(invalid!(
             "at most {} rows are supported, got {rows}",
             u32::MAX
         ));
     }
-    if block == 0 {
-        return Err(invalid!("block size must be at least 1"));
-    }
     Ok(())
+}
+
+/// The block size of a run over `rows` rows: the caller's, or [`auto_block`] for the current
+/// thread pool.
+fn block_for(opts: &KnnOptions, rows: usize) -> usize {
+    match opts.block {
+        0 => auto_block(rows, rayon::current_num_threads()),
+        b => b,
+    }
 }
 
 fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
@@ -514,7 +535,7 @@ pub fn knn_self<T: Real>(
     ctl: &Control,
 ) -> Result<Neighbors<T>> {
     let n = x.rows();
-    check_common(n, opts.block)?;
+    check_rows(n)?;
     if n < 2 {
         return Err(invalid!("a self-join needs at least 2 rows, got {n}"));
     }
@@ -534,15 +555,16 @@ pub fn knn_self<T: Real>(
         } else {
             opts.k
         };
+        let block = block_for(opts, n);
         let blocks = if others == 0 {
-            (0..n.div_ceil(opts.block))
+            (0..n.div_ceil(block))
                 .map(|b| {
-                    let (b0, b1) = block_range(b, opts.block, n);
+                    let (b0, b1) = block_range(b, block, n);
                     TopK::new(b1 - b0, 0)
                 })
                 .collect()
         } else {
-            self_join_keys(&prepared, metric, others, opts.block, ctl)?
+            self_join_keys(&prepared, metric, others, block, ctl)?
         };
         if opts.include_self {
             let norms = match metric {
@@ -568,7 +590,7 @@ pub fn knn_query<T: Real>(
     opts: &KnnOptions,
     ctl: &Control,
 ) -> Result<Neighbors<T>> {
-    check_common(queries.rows().max(base.rows()), opts.block)?;
+    check_rows(queries.rows().max(base.rows()))?;
     if queries.cols() != base.cols() {
         return Err(invalid!(
             "queries and base must have the same dimension: queries ({}, {}), base ({}, {})",
@@ -595,7 +617,8 @@ pub fn knn_query<T: Real>(
     pool.install(|| {
         let q = Prepared::new(queries, metric);
         let b = Prepared::new(base, metric);
-        let blocks = query_keys(&q, &b, metric, opts.k, opts.block, ctl)?;
+        let block = block_for(opts, queries.rows());
+        let blocks = query_keys(&q, &b, metric, opts.k, block, ctl)?;
         Ok(assemble(blocks, queries.rows(), opts.k, metric, None))
     })
 }
@@ -635,10 +658,11 @@ pub fn block_topk<T: Real>(
     let (nq, nb) = (queries.rows(), base.rows());
     let mut top = TopK::new(nq, k);
     let mut work = Work::new();
-    for i0 in (0..nq).step_by(DEFAULT_BLOCK) {
-        let i1 = (i0 + DEFAULT_BLOCK).min(nq);
-        for j0 in (0..nb).step_by(DEFAULT_BLOCK) {
-            let j1 = (j0 + DEFAULT_BLOCK).min(nb);
+    let block = auto_block(nq.max(nb), 1);
+    for i0 in (0..nq).step_by(block) {
+        let i1 = (i0 + block).min(nq);
+        for j0 in (0..nb).step_by(block) {
+            let j1 = (j0 + block).min(nb);
             // Skip the pair whose global indices agree: query_offset + i0 + r == base_offset
             // + j0 + c, with both offsets shifted so that neither goes negative.
             let skip = query_offset.map(|qo| {
@@ -840,6 +864,22 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn auto_block_is_a_bounded_multiple_of_16() {
+        for rows in [1, 100, 10_000, 50_000, 10_000_000] {
+            for threads in [1, 2, 64] {
+                let b = auto_block(rows, threads);
+                assert!(
+                    b % 16 == 0 && (MIN_BLOCK..=MAX_BLOCK).contains(&b),
+                    "{rows} {threads}"
+                );
+            }
+        }
+        // 10,000 rows on 2 threads: 32 blocks of 313 rows, rounded up to 320.
+        assert_eq!(auto_block(10_000, 2), 320);
+        assert_eq!(auto_block(1_000_000, 2), MAX_BLOCK);
     }
 
     #[test]

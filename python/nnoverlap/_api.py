@@ -169,7 +169,7 @@ def knn(
     metric = _check_metric(metric)
     nthreads = _check_threads(threads)
     arr = _as_matrix(x, "x" if base is None else "queries")
-    block = _core.DEFAULT_BLOCK if _block is None else int(_block)
+    block = 0 if _block is None else int(_block)  # 0: the core chooses
     if base is None:
         high, what = _self_join_range(arr.shape[0])
         kk = _check_k(k, high, what)
@@ -224,7 +224,7 @@ def _nno_counts(
     _check_values(A, "A", metric)
     _check_values(B, "B", metric)
     kmax = max(ks)
-    block = _core.DEFAULT_BLOCK
+    block = 0  # the core chooses
     _, ia = _core.knn(A, None, kmax, metric, bool(include_self), nthreads, block, progress)
     _, ib = _core.knn(B, None, kmax, metric, bool(include_self), nthreads, block, progress)
     return _core.overlap(ia, ib, ks), ks, single

@@ -7,7 +7,6 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
-    "DEFAULT_BLOCK",
     "FormatError",
     "KERNEL",
     "__version__",
@@ -21,7 +20,6 @@ __all__ = [
     "write_embeddings",
 ]
 __version__: str
-DEFAULT_BLOCK: int
 KERNEL: str
 
 def knn(
@@ -31,7 +29,7 @@ def knn(
     metric: str,
     include_self: bool,
     threads: int | None,
-    block: int,
+    block: int,  # rows per block; 0 chooses automatically
     progress: Callable[[int, int], Any] | None = None,
 ) -> tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.int64]]: ...
 def first_nonfinite_row(x: npt.NDArray[np.floating[Any]]) -> int | None: ...

@@ -737,21 +737,33 @@ def _model_factory(
         if model == "linear" and loss == "mse":
             return LinearMap(ridge=float(cfg.ridge))
         hidden: tuple[int, ...] = () if model == "linear" else (int(cfg.hidden),)
-        return MLPMap(
-            hidden=hidden,
-            activation=_activation(cfg.activation),
-            dropout=float(cfg.dropout),
-            loss=_loss_name(loss),
-            margin=float(cfg.margin),
-            epochs=epochs,
-            batch_size=int(cfg.batch_size),
-            lr=float(cfg.lr),
-            weight_decay=float(cfg.weight_decay),
-            seed=seed,
-            progress=cb,
-        )
+        return _mlp(cfg, hidden, _loss_name(loss), seed, epochs, cb)
 
     return make
+
+
+def _mlp(
+    cfg: ReproduceConfig,
+    hidden: tuple[int, ...],
+    loss: LossName,
+    seed: int,
+    epochs: int,
+    cb: Callable[[int, float], None] | None,
+) -> MLPMap:
+    """A net with the training settings of ``cfg``."""
+    return MLPMap(
+        hidden=hidden,
+        activation=_activation(cfg.activation),
+        dropout=float(cfg.dropout),
+        loss=loss,
+        margin=float(cfg.margin),
+        epochs=epochs,
+        batch_size=int(cfg.batch_size),
+        lr=float(cfg.lr),
+        weight_decay=float(cfg.weight_decay),
+        seed=seed,
+        progress=cb,
+    )
 
 
 def _activation(name: str) -> Activation:
@@ -1002,18 +1014,7 @@ def run_depths(
             def make(
                 seed: int, epochs: int, cb: Callable[[int, float], None] | None, depth: int = depth
             ) -> MLPMap:
-                return MLPMap(
-                    hidden=(int(cfg.depth_width),) * depth,
-                    activation=_activation(cfg.activation),
-                    dropout=float(cfg.dropout),
-                    loss="mse",
-                    epochs=epochs,
-                    batch_size=int(cfg.batch_size),
-                    lr=float(cfg.lr),
-                    weight_decay=float(cfg.weight_decay),
-                    seed=seed,
-                    progress=cb,
-                )
+                return _mlp(cfg, (int(cfg.depth_width),) * depth, "mse", seed, epochs, cb)
 
             def epochs_of(n_train: int) -> int:
                 return (
