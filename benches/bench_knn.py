@@ -426,6 +426,7 @@ def main() -> None:
             "k": args.k,
             "sgemm_gflops": sgemm,
             "rows": rows,
+            "goals": [{"what": w, "value": v, "goal": g} for w, v, g in checks],
             "raw": {"|".join(key): v for key, v in results.items()},
         }
         args.json.write_text(json.dumps(info, indent=1))
