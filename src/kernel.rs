@@ -26,7 +26,7 @@
 use crate::matrix::Real;
 
 /// How a dot product becomes a ranking key (larger = better) from per-row factors `a`, `b`.
-/// Each is a symmetric function of the pair (see `knn::score_tile`'s notes).
+/// Each is a symmetric function of the pair (see the notes of `knn::run_tile`).
 pub trait KeyFn<T>: Copy {
     fn key(dot: T, a: T, b: T) -> T;
 }

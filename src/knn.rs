@@ -1,15 +1,17 @@
 //! Exact k nearest neighbours: a self-join of one set, or queries against a base set.
 //!
-//! The work is tiled: a block of rows against a block of rows is one small matrix product (the
-//! *tile*), whose scores are folded straight into the per-row top-k structures of both sides
-//! while the tile is still in cache. Memory is O(n k) for the results plus one tile per thread;
-//! no n x n matrix ever exists.
+//! The work is tiled: a block of rows against a block of rows is one *tile*, computed by the
+//! kernel of [`crate::kernel`], which screens each register tile of scores against the current
+//! k-th best of its rows (and columns) and hands only the candidates that pass to a sink that
+//! pushes them into the per-row top-k. Memory is O(n k) for the results plus a few packed
+//! blocks per thread; no n x n matrix, nor even a block of scores, is ever stored.
 //!
-//! A self-join computes each unordered pair of row blocks `(I, J)`, `I <= J`, once and folds the
-//! tile into the rows of `I` and, transposed, into the rows of `J`: every pair score is computed
-//! once, half the work of treating the set as its own queries. The two blocks' top-k are behind
-//! their own mutexes (always locked one at a time), so tiles run in any order on any thread;
-//! since the top-k order is total, the result is the same whatever that order is.
+//! A self-join computes each unordered pair of row blocks `(I, J)`, `I <= J`, once and offers
+//! each score to the rows of `I` and of `J`: half the work of treating the set as its own
+//! queries. The pairs run in rounds of disjoint pairs (a round-robin tournament), so a task
+//! owns both blocks' top-k while it runs and its thresholds stay exact. The top-k order is
+//! total (score, then index), so the result does not depend on the order candidates arrive in:
+//! thread count and block size change the speed, never the answer.
 
 use std::sync::Mutex;
 
@@ -32,7 +34,7 @@ pub const MAX_BLOCK: usize = 768;
 pub const MIN_BLOCK: usize = 128;
 /// Tasks per thread that a self-join round (or a query pass) aims for: a round ends when its
 /// last task does, so a thread idles for up to one task per round.
-const TASKS_PER_THREAD: usize = 8;
+pub const TASKS_PER_THREAD: usize = 8;
 
 /// The block size used when [`KnnOptions::block`] is 0 (automatic): as large as possible, but
 /// small enough that `rows` give every thread [`TASKS_PER_THREAD`] tasks per round; a multiple
