@@ -147,11 +147,35 @@ impl<T: Real> Workspace<T> {
     }
 }
 
-/// Copies `src` into `dst` padded with zeros to `len` (factors of padded rows are unused).
-fn pad_into<T: Real>(dst: &mut Vec<T>, src: &[T], len: usize) {
+/// Packs rows `r0..r1` of `x` into panels of `panel` rows, and their per-row factors into
+/// `aux` padded with zeros to whole panels (factors of padded rows are never used).
+fn pack_side<T: Real>(
+    x: &Prepared<'_, T>,
+    (r0, r1): (usize, usize),
+    panel: usize,
+    packed: &mut Vec<T>,
+    aux: &mut Vec<T>,
+) {
+    let rows = r1 - r0;
+    pack(
+        x.x.slice_rows(r0, r1).data(),
+        rows,
+        x.x.cols(),
+        panel,
+        packed,
+    );
+    aux.clear();
+    if !x.aux.is_empty() {
+        aux.extend_from_slice(&x.aux[r0..r1]);
+    }
+    aux.resize(rows.div_ceil(panel) * panel, T::ZERO);
+}
+
+/// Sets `dst` to the thresholds of `live` rows, padded with `+inf` (padding never hits) to `len`.
+fn fill_thresholds<T: Real>(dst: &mut Vec<T>, live: usize, len: usize, thr: impl Fn(usize) -> T) {
     dst.clear();
-    dst.extend_from_slice(src);
-    dst.resize(len, T::ZERO);
+    dst.extend((0..live).map(thr));
+    dst.resize(len, T::INFINITY);
 }
 
 /// Sends the row-side candidates of a tile to `top` (tile row r is `top` row `first_row + r`;
@@ -231,28 +255,12 @@ fn run_tile<T: Real, S: Sink<T>>(
     let (m, n, d) = (q1 - q0, b1 - b0, q.x.cols());
     let (pa, pb) = (m.div_ceil(T::MR), n.div_ceil(T::NR));
     if work.a_block != Some(a_block) {
-        pack(q.x.slice_rows(q0, q1).data(), m, d, T::MR, &mut work.a_pack);
-        let aux = if q.aux.is_empty() {
-            &[][..]
-        } else {
-            &q.aux[q0..q1]
-        };
-        pad_into(&mut work.a_aux, aux, pa * T::MR);
+        pack_side(q, (q0, q1), T::MR, &mut work.a_pack, &mut work.a_aux);
         work.a_block = Some(a_block);
     }
-    pack(b.x.slice_rows(b0, b1).data(), n, d, T::NR, &mut work.b_pack);
-    let aux = if b.aux.is_empty() {
-        &[][..]
-    } else {
-        &b.aux[b0..b1]
-    };
-    pad_into(&mut work.b_aux, aux, pb * T::NR);
-    work.a_thr.clear();
-    work.a_thr.extend((0..m).map(|r| sink.row_threshold(r)));
-    work.a_thr.resize(pa * T::MR, T::INFINITY);
-    work.b_thr.clear();
-    work.b_thr.extend((0..n).map(|c| sink.col_threshold(c)));
-    work.b_thr.resize(pb * T::NR, T::INFINITY);
+    pack_side(b, (b0, b1), T::NR, &mut work.b_pack, &mut work.b_aux);
+    fill_thresholds(&mut work.a_thr, m, pa * T::MR, |r| sink.row_threshold(r));
+    fill_thresholds(&mut work.b_thr, n, pb * T::NR, |c| sink.col_threshold(c));
     let tile = Tile {
         d,
         a: &work.a_pack,
