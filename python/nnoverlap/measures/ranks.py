@@ -1,0 +1,247 @@
+"""Measures that need ranks beyond k: trustworthiness, continuity, MRRE, and the exact R_NX AUC.
+
+Ranks of the <= k items of N_Y(i) \\ N_X(i) come from one rank-count pass over X
+(:func:`.primitives.rank_counts`): O(n k) memory, never an n x n matrix or a full sort. Ranks
+inside the lists are their positions. These measures have no cheap permutation null (a
+relabelled Y needs new ranks in X), and say so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Union
+
+import numpy as np
+
+from .. import _api
+from .lists import ListMeasure, Pair, check_pair_n, pair_lists, typed
+from .neighbors import Neighbors, SetLike
+from .primitives import _BLOCK, _threads, key_block, rank_counts
+
+__all__ = ["continuity", "mrre", "rnx_auc", "trustworthiness"]
+
+KSpec = Union[int, Sequence[int]]
+
+
+def cross_ranks(nx: Neighbors, ny: Neighbors, kmax: int, threads: int | None) -> np.ndarray:
+    """(n, kmax) int64: r_X(i, j) of each j = N_Y(i)[c]: its position in X's list when it is
+    there, else from the rank-count pass over X's vectors."""
+    p = Pair.build(nx, ny, kmax)
+    inside = p.pos >= 0
+    chosen = np.where(inside, -1, p.ib)
+    out = p.pos + 1
+    if not inside.all():
+        assert nx.data is not None  # resolve(..., need_data=True)
+        counted = rank_counts(nx.data, chosen, nx.metric, threads)
+        out = np.where(inside, out, counted)
+    return out
+
+
+def _tnc_checks(a: SetLike, b: SetLike, k: KSpec) -> tuple[int, str]:
+    n = check_pair_n(a, b)
+    high = (n - 1) // 2  # the largest k with k < n / 2
+    if high < 1:
+        raise ValueError(f"trustworthiness and continuity need n >= 3 items, got n = {n}")
+    return high, f"k < n / 2 for trustworthiness and continuity of n = {n} items"
+
+
+def _tnc_items(rx: np.ndarray, pos: np.ndarray, n: int, k: int) -> np.ndarray:
+    """1 - 2 / (k (2n - 3k - 1)) sum_{c < k, j not in N_X^k(i)} (r_X(i, j) - k)."""
+    p = pos[:, :k]
+    missing = ~((p >= 0) & (p < k))
+    excess = np.where(missing, rx[:, :k] - k, 0).sum(axis=1)
+    return 1.0 - (2.0 / (k * (2 * n - 3 * k - 1))) * excess
+
+
+def _tnc(
+    x: SetLike,
+    y: SetLike,
+    k: KSpec,
+    metric: str,
+    threads: int | None,
+    per_item: bool,
+) -> Any:
+    high, what = _tnc_checks(x, y, k)
+    nx, ny, ks, single = pair_lists(x, y, k, metric, threads, high=high, what=what, need_data=True)
+    kmax = max(ks)
+    rx = cross_ranks(nx, ny, kmax, threads)
+    pos = Pair.build(nx, ny, kmax).pos
+    cols = [_tnc_items(rx, pos, nx.n, kk) for kk in ks]
+    if per_item:
+        return cols[0] if single else np.stack(cols, axis=1)
+    values = np.array([float(np.mean(c)) for c in cols])
+    return float(values[0]) if single else values
+
+
+@typed
+def trustworthiness(
+    x: SetLike,
+    y: SetLike,
+    k: KSpec = 10,
+    *,
+    metric: str = "cosine",
+    threads: int | None = None,
+    per_item: bool = False,
+) -> Any:
+    """Trustworthiness of embedding ``y`` of the original ``x`` (Venna & Kaski; sklearn's
+    ``trustworthiness``): 1 - 2 / (k (2n - 3k - 1)) · Σ_{j ∈ N_Y(i)} max(0, r_X(i, j) - k),
+    averaged over items. It penalises neighbours in Y that are far in X. Needs k < n / 2.
+
+    ``x``, ``y``: arrays or :class:`Neighbors` carrying their vectors (ranks beyond k need
+    them). One k-NN pass per set plus one rank-count pass over X.
+
+    >>> import numpy as np, nnoverlap as nno
+    >>> X = np.array([[0.0], [1.0], [3.0], [7.0], [8.0]])
+    >>> Y = np.array([[0.0], [8.0], [3.0], [7.0], [1.0]])
+    >>> nno.trustworthiness(X, X, k=2, metric="l2")
+    1.0
+    >>> round(nno.trustworthiness(X, Y, k=2, metric="l2"), 4)
+    0.4667
+    """
+    return _tnc(x, y, k, metric, threads, per_item)
+
+
+@typed
+def continuity(
+    x: SetLike,
+    y: SetLike,
+    k: KSpec = 10,
+    *,
+    metric: str = "cosine",
+    threads: int | None = None,
+    per_item: bool = False,
+) -> Any:
+    """Continuity (ZADU ``tnc``): trustworthiness with the roles swapped, penalising
+    neighbours in X that are far in Y. Needs k < n / 2.
+
+    >>> import numpy as np, nnoverlap as nno
+    >>> X = np.array([[0.0], [1.0], [3.0], [7.0], [8.0]])
+    >>> Y = np.array([[0.0], [8.0], [3.0], [7.0], [1.0]])
+    >>> round(nno.continuity(X, Y, k=2, metric="l2"), 4)
+    0.4667
+    """
+    return _tnc(y, x, k, metric, threads, per_item)
+
+
+def mrre(
+    x: SetLike,
+    y: SetLike,
+    k: KSpec = 10,
+    *,
+    metric: str = "cosine",
+    threads: int | None = None,
+    per_item: bool = False,
+) -> tuple[Any, Any]:
+    """Mean relative rank errors, both directions, as ZADU's ``mrre`` defines them:
+    ``(mrre_false, mrre_missing)`` with
+
+        mrre_false   = 1 - (1/c) Σ_{j ∈ N_Y(i)} |r_X(i, j) - r_Y(i, j)| / r_Y(i, j),
+        mrre_missing = 1 - (1/c) Σ_{j ∈ N_X(i)} |r_Y(i, j) - r_X(i, j)| / r_X(i, j),
+
+    c = Σ_{t=1..k} |n - 2t + 1| / t, averaged over items (1 = no rank error). Each element
+    follows ``k`` and ``per_item`` like the other measures.
+
+    >>> import numpy as np, nnoverlap as nno
+    >>> X = np.array([[0.0], [1.0], [3.0], [7.0], [8.0]])
+    >>> nno.mrre(X, X, k=2, metric="l2")
+    (1.0, 1.0)
+    """
+    nx, ny, ks, single = pair_lists(x, y, k, metric, threads, need_data=True)
+    n, kmax = nx.n, max(ks)
+    rx_of_y = cross_ranks(nx, ny, kmax, threads)  # r_X of Y's neighbours
+    ry_of_x = cross_ranks(ny, nx, kmax, threads)  # r_Y of X's neighbours
+    own = np.arange(1, kmax + 1, dtype=np.float64)[None, :]
+
+    def side(base: np.ndarray, kk: int) -> np.ndarray:
+        c = math.fsum(abs(n - 2 * t + 1) / t for t in range(1, kk + 1))
+        err = (np.abs(base[:, :kk] - own[:, :kk]) / own[:, :kk]).sum(axis=1)
+        return 1.0 - err / c
+
+    out: list[Any] = []
+    for base in (rx_of_y, ry_of_x):
+        cols = [side(base, kk) for kk in ks]
+        if per_item:
+            out.append(cols[0] if single else np.stack(cols, axis=1))
+        else:
+            values = np.array([float(np.mean(col)) for col in cols])
+            out.append(values[:1].item() if single else values)
+    return out[0], out[1]
+
+
+def _as_data(s: SetLike, name: str, metric: str) -> np.ndarray:
+    if isinstance(s, Neighbors):
+        if s.data is None:
+            raise ValueError(f"rnx_auc needs the vectors of {name}; its Neighbors carry none")
+        return s.data
+    arr = _api._as_matrix(s, name)
+    _api._check_values(arr, name, metric)
+    return arr
+
+
+def _full_ranks(keys: np.ndarray, r0: int) -> np.ndarray:
+    """1-based ranks of every candidate of each row (self last, its rank unused)."""
+    b, n = keys.shape
+    keys[np.arange(b), np.arange(r0, r0 + b)] = -np.inf
+    order = np.argsort(-keys, axis=1, kind="stable")  # best first, ties to the lower index
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(1, n + 1)[None, :], axis=1)
+    return ranks
+
+
+def rnx_auc(
+    a: SetLike,
+    b: SetLike,
+    k_max: int | None = None,
+    *,
+    metric: str = "cosine",
+    threads: int | None = None,
+) -> float:
+    """Area under the R_NX curve on a log-K scale (Lee & Verleysen), exact:
+    Σ_{K=1}^{n-2} R_NX(K) / K ÷ Σ_{K=1}^{n-2} 1 / K, from every rank of every item in both
+    spaces: O(n) memory per row in flight (blocks of rows), O(n² log n) time, in parallel.
+    With ``k_max`` the truncated sum over K <= k_max: a different number, from the top-k_max
+    lists only (fast).
+
+    Practical up to about n = 30,000 on a 2-core machine (measured: n = 10,000, d = 300
+    takes about 10 s; time grows as n² log n).
+
+    >>> import numpy as np, nnoverlap as nno
+    >>> A = np.random.default_rng(0).normal(size=(60, 5))
+    >>> nno.rnx_auc(A, 3 * A)
+    1.0
+    """
+    metric = _api._check_metric(metric)
+    nthreads = _api._check_threads(threads)
+    n = check_pair_n(a, b)
+    if n < 3:
+        raise ValueError(f"R_NX needs n >= 3 items, got n = {n}")
+    if k_max is not None:
+        from .lists import rnx
+
+        kk = _api._check_k(k_max, n - 2, f"n - 2 for R_NX of n = {n} items")
+        r = rnx(a, b, kk, metric=metric, threads=threads)
+        weights = 1.0 / np.arange(1, kk + 1)
+        return float((r * weights).sum() / weights.sum())
+    xa, xb = _as_data(a, "A", metric), _as_data(b, "B", metric)
+    sqa, sqb = np.einsum("ij,ij->i", xa, xa), np.einsum("ij,ij->i", xb, xb)
+
+    def block(r0: int) -> np.ndarray:
+        r1 = min(r0 + _BLOCK, n)
+        ra = _full_ranks(key_block(xa, sqa, r0, r1, metric), r0)
+        rb = _full_ranks(key_block(xb, sqb, r0, r1, metric), r0)
+        top = np.maximum(ra, rb)
+        top[np.arange(r1 - r0), np.arange(r0, r1)] = n  # self: beyond every K
+        return np.bincount(top.ravel(), minlength=n + 1)
+
+    with ThreadPoolExecutor(max_workers=_threads(nthreads)) as pool:
+        hist = np.sum(list(pool.map(block, range(0, n, _BLOCK))), axis=0)
+    K = np.arange(1, n - 1)
+    q = np.cumsum(hist[1 : n - 1]) / (K * n)
+    r = ((n - 1) * q - K) / (n - 1 - K)
+    w = 1.0 / K
+    return float((r * w).sum() / w.sum())
+
+
+_ = ListMeasure  # re-exported type of trustworthiness and continuity
