@@ -320,7 +320,8 @@ def ranks(X: Matrix, pairs: Sequence[tuple[int, int]], *, metric: str = "cosine"
         if i == j or not (0 <= i < len(rows) and 0 <= j < len(rows)):
             raise ValueError(f"pair ({i}, {j}) must name two different rows of X")
         x = rows[i]
-        beaten_by = [c for c in range(len(rows)) if c not in (i, j) and _beats(metric, x, rows, c, j)]
+        others = [c for c in range(len(rows)) if c not in (i, j)]
+        beaten_by = [c for c in others if _beats(metric, x, rows, c, j)]
         out.append(1 + len(beaten_by))
     return out
 

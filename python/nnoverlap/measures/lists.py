@@ -128,7 +128,7 @@ def _cycle_items(p: Pair, k: int) -> np.ndarray:
     ib = p.ib[:, :k]
     rows = np.broadcast_to(np.arange(p.n, dtype=np.int64)[:, None], ib.shape)
     back = sa.find(ib, rows)
-    return (back >= 0).any(axis=1).astype(np.float64)
+    return np.asarray((back >= 0).any(axis=1), dtype=np.float64)
 
 
 def _masked_hsic(
