@@ -15,22 +15,31 @@ from .lists import (
     rank_similarity,
     rnx,
 )
+from .many import CompareMany, compare_many, measure
 from .neighbors import Neighbors, neighbors
+from .nulls import permutation_test
 from .ranks import continuity, mrre, rnx_auc, trustworthiness
+from .results import MeasureResult, MeasureResults
 from .second_order import second_order_cosine
 
 __all__ = [
+    "CompareMany",
+    "MeasureResult",
+    "MeasureResults",
     "Neighbors",
     "cknna",
+    "compare_many",
     "continuity",
     "cycle_knn",
     "jaccard",
     "joint_rank_jaccard",
     "lcmc",
     "linear_cka",
+    "measure",
     "mrre",
     "mutual_knn",
     "neighbors",
+    "permutation_test",
     "qnx",
     "rank_similarity",
     "rnx",

@@ -1,0 +1,268 @@
+"""Many measures at several k from one neighbour pass per set (:func:`measure`), and many sets
+at once (:func:`compare_many`): each set's lists are found once; m x m (or m_a x m_b) matrices
+come from cheap list comparisons, with the same permutations for every pair."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import numpy as np
+
+from .. import _api
+from .catalog import MEASURES, Spec, data_items, global_value, list_values, spec
+from .lists import Pair, check_pair_n
+from .neighbors import Neighbors, SetLike, n_of, resolve
+from .nulls import check_alpha, check_null, permutations, permute
+from .results import MeasureResult, MeasureResults, bootstrap_interval, null_summary
+
+__all__ = ["CompareMany", "compare_many", "measure"]
+
+KSpec = Union[int, Sequence[int]]
+
+
+def _specs(measures: Any) -> list[Spec]:
+    if isinstance(measures, str):
+        measures = [measures]
+    specs = [spec(m) for m in measures]
+    if not specs:
+        raise ValueError(f"measures must name at least one of {', '.join(MEASURES)}")
+    return specs
+
+
+def _score(v: Any) -> float:
+    return float(np.mean(v)) if isinstance(v, np.ndarray) else float(v)
+
+
+def measure(
+    a: SetLike,
+    b: SetLike,
+    k: KSpec = 10,
+    *,
+    measures: Sequence[str] | str = ("mnno",),
+    metric: str = "cosine",
+    threads: int | None = None,
+    null: int | None = None,
+    bootstrap: int | None = None,
+    seed: int | None = 0,
+    alpha: float = 0.05,
+) -> MeasureResults:
+    """Several measures at several k from one neighbour pass per set, as a table.
+
+    ``measures``: names from ``nnoverlap.measures.catalog.MEASURES`` (``mnno``, ``jaccard``,
+    ``rank_similarity``, ``joint_rank_jaccard``, ``lcmc``, ``cycle_knn``, ``cknna``,
+    ``trustworthiness``, ``continuity``, ``mrre_false``, ``mrre_missing``,
+    ``second_order_cosine``, and the global ``rnx_auc``, ``linear_cka``, reported once with
+    k None). ``null=P``: a permutation null of P relabellings for the list measures (the same
+    permutations for all of them). ``bootstrap=B``: a percentile interval from B resamples of
+    the items, for measures with per-item values. ``seed`` seeds both; ``alpha`` is the level.
+
+    >>> import numpy as np, nnoverlap as nno
+    >>> A = np.random.default_rng(0).normal(size=(300, 8))
+    >>> B = A + np.random.default_rng(1).normal(size=(300, 8))
+    >>> res = nno.measure(A, B, k=[5, 10], measures=["mnno", "trustworthiness"], null=50)
+    >>> r = res["mnno", 10]
+    >>> r.chance == 10 / 299, r.p
+    (True, 0.0196...)
+    """
+    specs = _specs(measures)
+    metric = _api._check_metric(metric)
+    threads = _api._check_threads(threads)
+    alpha = check_alpha(alpha)
+    P = None if null is None else check_null(null)
+    reps = None if bootstrap is None else check_null(bootstrap)
+    n = check_pair_n(a, b)
+    high, what = _api._self_join_range(n)
+    ks, _ = _api._check_ks(k, high, what)
+    kmax = max(ks)
+    need_data = any(s.needs_data for s in specs)
+    metrics = {s.metric or metric for s in specs if s.kind != "global"} | {metric}
+    lists: dict[str, tuple[Neighbors, Neighbors]] = {}
+    for m in sorted(metrics):
+        lists[m] = (
+            resolve(a, kmax, m, threads, "A", need_data=need_data),
+            resolve(b, kmax, m, threads, "B", need_data=need_data),
+        )
+    pairs = {m: Pair.build(na, nb, kmax) for m, (na, nb) in lists.items()}
+
+    # Observed values (per-item arrays where the measure has them).
+    observed: dict[str, list[Any]] = {}
+    for s in specs:
+        m = s.metric or metric
+        if s.kind in ("list", "value"):
+            observed[s.name] = list_values(pairs[m], s.name, ks)
+        elif s.kind == "data":
+            observed[s.name] = data_items(s.name, *lists[m], ks, threads)
+        else:
+            observed[s.name] = [global_value(s.name, *lists[metric], threads)]
+
+    # The permutation null of the list measures: one π sequence for all of them.
+    nulls: dict[str, np.ndarray] = {}
+    cheap = [s for s in specs if s.kind in ("list", "value")]
+    if P is not None and cheap:
+        for s in cheap:
+            nulls[s.name] = np.empty((P, len(ks)))
+        for t, perm in enumerate(permutations(n, P, seed)):
+            for m in {s.metric or metric for s in cheap}:
+                na, nb = lists[m]
+                q = Pair.build(na, permute(nb, perm), kmax, sorted_a=pairs[m].sorted_a)
+                for s in cheap:
+                    if (s.metric or metric) == m:
+                        nulls[s.name][t] = [_score(v) for v in list_values(q, s.name, ks)]
+
+    rng = np.random.default_rng(seed)
+    out: list[MeasureResult] = []
+    for s in specs:
+        for c, kk in enumerate([None] if s.kind == "global" else ks):
+            v = observed[s.name][c]
+            items = v if isinstance(v, np.ndarray) else None
+            value = _score(v)
+            extra: dict[str, Any] = {}
+            if s.name in nulls:
+                extra.update(null_summary(value, nulls[s.name][:, c], alpha, s.s_max(n, kk)))
+            if reps is not None and items is not None:
+                extra["ci_low"], extra["ci_high"] = bootstrap_interval(items, reps, rng, alpha)
+            out.append(
+                MeasureResult(s.name, kk, value, n, s.chance(n, kk), per_item=items, **extra)
+            )
+    return MeasureResults(out)
+
+
+@dataclass
+class CompareMany:
+    """The matrices of :func:`compare_many`, one per measure (row = the first set's index).
+
+    ``values[name]``: (m_a, m_b) scores; with a null also ``p``, ``tau``, ``null_mean`` and
+    ``calibrated`` (dicts of the same shape). ``best(name)``: the maximum over the matrix and
+    where it is (platonic-rep reports the best layer pair).
+    """
+
+    k: int
+    n: int
+    values: dict[str, np.ndarray]
+    p: dict[str, np.ndarray] = field(default_factory=dict)
+    tau: dict[str, np.ndarray] = field(default_factory=dict)
+    null_mean: dict[str, np.ndarray] = field(default_factory=dict)
+    calibrated: dict[str, np.ndarray] = field(default_factory=dict)
+    permutations: int | None = None
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.values[name]
+
+    def best(self, name: str) -> tuple[float, tuple[int, int]]:
+        """The largest entry of ``values[name]`` and its (row, column)."""
+        v = self.values[name]
+        at = np.unravel_index(int(np.argmax(v)), v.shape)
+        return float(v[at]), (int(at[0]), int(at[1]))
+
+    def max(self, name: str) -> float:
+        """The largest entry of ``values[name]``."""
+        return self.best(name)[0]
+
+
+def compare_many(
+    sets: Sequence[SetLike],
+    sets_b: Sequence[SetLike] | None = None,
+    k: int = 10,
+    *,
+    measures: Sequence[str] | str = ("mnno",),
+    metric: str = "cosine",
+    threads: int | None = None,
+    null: int | None = None,
+    seed: int | None = 0,
+    alpha: float = 0.05,
+) -> CompareMany:
+    """m sets of the same n items (models, layers): each set's neighbours found **once**, then
+    an m x m matrix per measure (asymmetric measures: row = A). With ``sets_b``: the
+    m_a x m_b matrix of two families (layer x layer of two models) and its maximum
+    (:meth:`CompareMany.max`). ``null=P``: permutation p-values and calibrated scores, with
+    the **same** permutations for every pair (list measures only).
+
+    >>> import numpy as np, nnoverlap as nno
+    >>> rng = np.random.default_rng(0)
+    >>> A = rng.normal(size=(200, 8))
+    >>> sets = [A, A + 0.5 * rng.normal(size=A.shape), rng.normal(size=A.shape)]
+    >>> res = nno.compare_many(sets, k=10, measures=["mnno", "jaccard"])
+    >>> res["mnno"].shape, float(res["mnno"][0, 0])
+    ((3, 3), 1.0)
+    >>> bool(res["mnno"][0, 1] > res["mnno"][0, 2])
+    True
+    """
+    specs = _specs(measures)
+    for s in specs:
+        if s.kind == "global" and null is not None:
+            raise ValueError(f"{s.name} has no permutation null")
+    metric = _api._check_metric(metric)
+    threads = _api._check_threads(threads)
+    alpha = check_alpha(alpha)
+    P = None if null is None else check_null(null)
+    if null is not None:
+        for s in specs:
+            if s.kind not in ("list", "value"):
+                raise ValueError(
+                    f"{s.name} needs ranks beyond k or scores of other pairs: it has no cheap "
+                    "permutation null (only the measures of the top-k lists do)"
+                )
+    rows = list(sets)
+    cols = rows if sets_b is None else list(sets_b)
+    if not rows or not cols:
+        raise ValueError("compare_many needs at least one set on each side")
+    ns = {n_of(s, f"set {i}") for i, s in enumerate([*rows, *cols])}
+    if len(ns) != 1:
+        raise ValueError(f"all sets must describe the same items; got row counts {sorted(ns)}")
+    n = ns.pop()
+    high, what = _api._self_join_range(n)
+    kk = _api._check_k(k, high, what)
+    need_data = any(s.needs_data for s in specs)
+    used = sorted({s.metric or metric for s in specs if s.kind != "global"} | {metric})
+
+    def lists_of(group: list[SetLike], tag: str) -> dict[str, list[Neighbors]]:
+        return {
+            m: [
+                resolve(s, kk, m, threads, f"{tag} {i}", need_data=need_data)
+                for i, s in enumerate(group)
+            ]
+            for m in used
+        }
+
+    la = lists_of(rows, "set")
+    lb = la if sets_b is None else lists_of(cols, "sets_b")
+    shape = (len(rows), len(cols))
+    values = {s.name: np.empty(shape) for s in specs}
+    for s in specs:
+        m = s.metric or metric
+        for i, na in enumerate(la[m]):
+            for j, nb in enumerate(lb[m]):
+                if s.kind in ("list", "value"):
+                    v = list_values(Pair.build(na, nb, kk), s.name, [kk])[0]
+                elif s.kind == "data":
+                    v = data_items(s.name, na, nb, [kk], threads)[0]
+                else:
+                    v = global_value(s.name, na, nb, threads)
+                values[s.name][i, j] = _score(v)
+    res = CompareMany(kk, n, values, permutations=P)
+    if P is None:
+        return res
+    nulls = {s.name: np.empty((P, *shape)) for s in specs}
+    sorted_a = {m: [Pair.build(na, na, kk).sorted_a for na in la[m]] for m in used}
+    for t, perm in enumerate(permutations(n, P, seed)):
+        for m in used:
+            permuted = [permute(nb, perm) for nb in lb[m]]
+            for i, na in enumerate(la[m]):
+                for j, nbp in enumerate(permuted):
+                    q = Pair.build(na, nbp, kk, sorted_a=sorted_a[m][i])
+                    for s in specs:
+                        if (s.metric or metric) == m:
+                            nulls[s.name][t, i, j] = _score(list_values(q, s.name, [kk])[0])
+    for s in specs:
+        for name in ("p", "tau", "null_mean", "calibrated"):
+            getattr(res, name)[s.name] = np.empty(shape)
+        for i in range(shape[0]):
+            for j in range(shape[1]):
+                st = null_summary(
+                    float(values[s.name][i, j]), nulls[s.name][:, i, j], alpha, s.s_max(n, kk)
+                )
+                for name in ("p", "tau", "null_mean", "calibrated"):
+                    getattr(res, name)[s.name][i, j] = st[name]
+    return res

@@ -1,0 +1,278 @@
+"""The measures against the pure-Python reference (hypothesis), their identities, the nulls,
+compare_many, the Neighbors object, and the contract's errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import nnoverlap as nno
+from nnoverlap import reference as ref
+
+TOL = 1e-12
+LIST_MEASURES = ["jaccard", "rank_similarity", "joint_rank_jaccard", "lcmc", "cycle_knn"]
+
+
+@st.composite
+def int_pair(draw, min_n: int = 4, max_n: int = 12):
+    """Two small-integer sets of the same n items: every ip / l2 score exact, ties and
+    duplicate rows frequent."""
+    n = draw(st.integers(min_n, max_n))
+    da, db = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    a = draw(st.lists(st.integers(-2, 2), min_size=n * da, max_size=n * da))
+    b = draw(st.lists(st.integers(-2, 2), min_size=n * db, max_size=n * db))
+    return np.array(a, float).reshape(n, da), np.array(b, float).reshape(n, db)
+
+
+def _close(got: float, want: float) -> None:
+    assert abs(got - want) < TOL, (got, want)
+
+
+@given(int_pair(), st.sampled_from(["ip", "l2"]), st.data())
+def test_list_measures_equal_reference_ties_included(pair, metric, data) -> None:
+    A, B = pair
+    n = A.shape[0]
+    k = data.draw(st.integers(1, n - 1))
+    a, b = A.tolist(), B.tolist()
+    for name in LIST_MEASURES:
+        got = getattr(nno, name)(A, B, k=k, metric=metric, per_item=True)
+        want = getattr(ref, name)(a, b, k, metric=metric, per_item=True)
+        np.testing.assert_allclose(got, want, rtol=0, atol=TOL, err_msg=name)
+    _close(nno.mutual_knn(A, B, k=k, metric=metric), ref.mnno(a, b, k, metric=metric))
+    np.testing.assert_allclose(nno.qnx(A, B, k, metric=metric), ref.qnx(a, b, k, metric=metric))
+    if n >= 3:
+        kk = min(k, n - 2)
+        np.testing.assert_allclose(
+            nno.rnx(A, B, kk, metric=metric), ref.rnx(a, b, kk, metric=metric), atol=TOL
+        )
+
+
+@given(int_pair(), st.sampled_from(["ip", "l2"]), st.data())
+def test_rank_measures_equal_reference_ties_included(pair, metric, data) -> None:
+    X, Y = pair
+    n = X.shape[0]
+    k = data.draw(st.integers(1, (n - 1) // 2))
+    x, y = X.tolist(), Y.tolist()
+    got = nno.trustworthiness(X, Y, k=k, metric=metric, per_item=True)
+    np.testing.assert_allclose(
+        got, ref.trustworthiness(x, y, k, metric=metric, per_item=True), atol=TOL
+    )
+    _close(nno.continuity(X, Y, k=k, metric=metric), ref.continuity(x, y, k, metric=metric))
+    got_m = nno.mrre(X, Y, k=k, metric=metric)
+    np.testing.assert_allclose(got_m, ref.mrre(x, y, k, metric=metric), atol=TOL)
+    _close(nno.rnx_auc(X, Y, metric=metric), ref.rnx_auc(x, y, metric=metric))
+
+
+@given(int_pair(), st.data())
+def test_rank_counts_equal_reference_ranks(pair, data) -> None:
+    from nnoverlap.measures.primitives import rank_counts
+
+    X, _ = pair
+    n = X.shape[0]
+    metric = data.draw(st.sampled_from(["ip", "l2"]))
+    m = data.draw(st.integers(1, n - 1))
+    chosen = np.full((n, m), -1, dtype=np.int64)
+    pairs = []
+    for i in range(n):
+        others = [j for j in range(n) if j != i]
+        picks = data.draw(st.lists(st.sampled_from(others), max_size=m, unique=True))
+        chosen[i, : len(picks)] = picks
+        pairs += [(i, j) for j in picks]
+    got = rank_counts(X, chosen, metric)
+    want = ref.ranks(X.tolist(), pairs, metric=metric)
+    assert got[chosen >= 0].tolist() == want
+    assert (got[chosen < 0] == 0).all()
+
+
+def _floats(seed: int, n: int = 40, d: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(n, d))
+    return A, A[:, :3] + 0.5 * rng.normal(size=(n, 3))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_cknna_second_order_and_cka_equal_reference(seed: int) -> None:
+    A, B = _floats(seed)
+    a, b = A.tolist(), B.tolist()
+    for k in (2, 5):
+        assert abs(nno.cknna(A, B, k=k) - ref.cknna(a, b, k)) < 1e-9
+        _close(nno.second_order_cosine(A, B, k=k), ref.second_order_cosine(a, b, k))
+    _close(nno.linear_cka(A, B), ref.linear_cka(a, b))
+
+
+# ---------------------------------------------------------------------------------------------
+# Identities (measures.md)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_identities(seed: int) -> None:
+    A, B = _floats(seed, n=60)
+    n, ks = 60, [1, 3, 7, 15]
+    q = nno.qnx(A, B, k_max=15)
+    np.testing.assert_allclose(q[np.array(ks) - 1], nno.mnno(A, B, k=ks), atol=TOL)
+    np.testing.assert_allclose(
+        nno.lcmc(A, B, k=ks), nno.mnno(A, B, k=ks) - np.array(ks) / (n - 1), atol=TOL
+    )
+    o = nno.nno(A, B, k=7)
+    np.testing.assert_allclose(nno.jaccard(A, B, k=7, per_item=True), o / (14 - o), atol=TOL)
+    assert nno.trustworthiness(A, A, k=10) == 1.0
+    assert nno.continuity(A, A, k=10) == 1.0
+    assert nno.mrre(A, A, k=10) == (1.0, 1.0)
+    assert abs(nno.rnx_auc(A, 2 * A) - 1.0) < TOL
+    # trustworthiness(X, Y) is continuity(Y, X)
+    _close(nno.trustworthiness(A, B, k=5), nno.continuity(B, A, k=5))
+
+
+def test_several_k_equal_separate_calls() -> None:
+    A, B = _floats(4, n=50)
+    for name in [*LIST_MEASURES, "trustworthiness", "continuity", "second_order_cosine"]:
+        fn = getattr(nno, name)
+        together = fn(A, B, k=[2, 5, 9])
+        assert together.shape == (3,)
+        for c, k in enumerate([2, 5, 9]):
+            _close(together[c], fn(A, B, k=k))
+        assert fn(A, B, k=[2, 5], per_item=True).shape == (50, 2)
+    np.testing.assert_allclose(
+        nno.cknna(A, B, k=[3, 6]), [nno.cknna(A, B, k=3), nno.cknna(A, B, k=6)]
+    )
+
+
+def test_neighbors_serve_every_measure_and_every_smaller_k(tmp_path) -> None:
+    A, B = _floats(5, n=50)
+    na, nb = nno.neighbors(A, k=12), nno.neighbors(B, k=12)
+    for name in [*LIST_MEASURES, "trustworthiness", "continuity", "second_order_cosine"]:
+        fn = getattr(nno, name)
+        _close(fn(na, nb, k=6), fn(A, B, k=6))
+    _close(nno.cknna(na, nb, k=6), nno.cknna(A, B, k=6))
+    path = tmp_path / "a.npz"
+    na.save(path)
+    back = nno.Neighbors.load(path)
+    assert back.data is None and back.metric == "cosine" and back.k == 12
+    np.testing.assert_array_equal(back.indices, na.indices)
+    _close(nno.jaccard(back, nb, k=4), nno.jaccard(A, B, k=4))
+    with pytest.raises(ValueError, match="needs the vectors of A"):
+        nno.trustworthiness(back, nb, k=4)
+    na.save(path, include_data=True)
+    _close(nno.trustworthiness(nno.Neighbors.load(path), nb, k=4), nno.trustworthiness(A, B, k=4))
+
+
+def test_inputs_are_not_modified() -> None:
+    A, B = _floats(6)
+    a0, b0 = A.copy(), B.copy()
+    nno.measure(A, B, k=[3, 5], measures=list(nno.measures.catalog.MEASURES), null=5, bootstrap=5)
+    np.testing.assert_array_equal(A, a0)
+    np.testing.assert_array_equal(B, b0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------------------------
+
+
+def test_errors_name_what_is_wrong() -> None:
+    A, B = _floats(7, n=20)
+    with pytest.raises(ValueError, match=r"k < n / 2"):
+        nno.trustworthiness(A, B, k=10)
+    with pytest.raises(ValueError, match=r"k < n / 2"):
+        nno.continuity(A, B, k=[3, 12])
+    with pytest.raises(ValueError, match=r"same items.*20 rows.*19"):
+        nno.jaccard(A, B[:19], k=3)
+    with pytest.raises(ValueError, match=r"1 <= k <= 19"):
+        nno.rank_similarity(A, B, k=20)
+    with pytest.raises(ValueError, match=r"unknown metric"):
+        nno.lcmc(A, B, k=3, metric="manhattan")
+    with pytest.raises(ValueError, match=r"k >= 2"):
+        nno.cknna(A, B, k=1)
+    with pytest.raises(ValueError, match=r"NaN or infinite value in row 4"):
+        bad = A.copy()
+        bad[4, 1] = np.nan
+        nno.cycle_knn(bad, B, k=3)
+    with pytest.raises(ValueError, match=r"exceeds the k = 5"):
+        nno.jaccard(nno.neighbors(A, k=5), nno.neighbors(B, k=5), k=6)
+    with pytest.raises(ValueError, match=r"metric 'cosine'.*'l2'"):
+        nno.jaccard(nno.neighbors(A, k=5), B, k=3, metric="l2")
+    with pytest.raises(ValueError, match=r"unknown measure"):
+        nno.measure(A, B, measures=["mnnoo"])
+    with pytest.raises(ValueError, match=r"no cheap permutation null"):
+        nno.permutation_test(A, B, k=3, measure="trustworthiness")
+    with pytest.raises(ValueError, match=r"R_NX needs|1 <= k <= 18"):
+        nno.rnx(A, B, k_max=19)
+
+
+# ---------------------------------------------------------------------------------------------
+# Nulls, bootstrap, results, compare_many
+# ---------------------------------------------------------------------------------------------
+
+
+def test_permutation_p_values_are_uniform_under_a_true_null() -> None:
+    rng = np.random.default_rng(123)
+    ps = []
+    for t in range(200):
+        A, B = rng.normal(size=(30, 3)), rng.normal(size=(30, 3))
+        ps.append(nno.permutation_test(A, B, k=3, permutations=19, seed=t).p)
+    ps = np.array(ps)
+    # p takes the values 1/20 .. 20/20, each with probability about 1/20 under the null
+    # (discrete ties make small values slightly rarer, never more frequent).
+    assert 0.35 < ps.mean() < 0.65
+    assert np.mean(ps <= 0.05) <= 0.1
+    assert np.mean(ps <= 0.5) < 0.62
+
+
+def test_null_statistics_follow_the_recipe() -> None:
+    from nnoverlap.measures.results import null_summary
+
+    s = null_summary(0.5, np.array([0.1, 0.2, 0.3, 0.6]), 0.05, 1.0)
+    # ceil(0.95 * 5) = 5th of [0.1, 0.2, 0.3, 0.5, 0.6] is 0.6; one null value >= 0.5
+    assert s["tau"] == 0.6 and s["p"] == 2 / 5 and s["calibrated"] == 0.0
+    s = null_summary(0.9, np.array([0.1, 0.2, 0.3, 0.4]), 0.25, 1.0)
+    # ceil(0.75 * 5) = 4th of [0.1, 0.2, 0.3, 0.4, 0.9] is 0.4
+    assert s["tau"] == 0.4 and s["p"] == 1 / 5 and abs(s["calibrated"] - 0.5 / 0.6) < TOL
+
+
+def test_measure_table_with_null_bootstrap_and_pandas() -> None:
+    A, B = _floats(8, n=80)
+    res = nno.measure(
+        A,
+        B,
+        k=[5, 10],
+        measures=["mnno", "cknna", "trustworthiness", "linear_cka"],
+        null=30,
+        bootstrap=50,
+        seed=3,
+    )
+    r = res["mnno", 10]
+    _close(r.value, nno.mnno(A, B, k=10))
+    assert r.chance == 10 / 79 and r.permutations == 30
+    assert r.ci_low <= r.value <= r.ci_high
+    assert r.p == nno.permutation_test(A, B, k=10, permutations=30, seed=3).p
+    t = res["trustworthiness", 5]
+    _close(t.value, nno.trustworthiness(A, B, k=5))
+    assert t.p is None and t.ci_low is not None
+    assert res["linear_cka", None].value == nno.linear_cka(A, B)
+    _close(res["cknna", 5].value, nno.cknna(A, B, k=5))
+    pd = pytest.importorskip("pandas")
+    frame = res.to_pandas()
+    assert isinstance(frame, pd.DataFrame) and len(frame) == 7
+
+
+def test_compare_many_equals_pairwise_calls_and_shares_permutations() -> None:
+    rng = np.random.default_rng(9)
+    base = rng.normal(size=(60, 6))
+    sets = [base + s * rng.normal(size=base.shape) for s in (0.2, 0.5, 1.0, 3.0)]
+    names = ["mnno", "jaccard", "cycle_knn", "cknna"]
+    res = nno.compare_many(sets, k=5, measures=names, null=20, seed=4)
+    for i in range(4):
+        for j in range(4):
+            for name in names:
+                fn = nno.mutual_knn if name == "mnno" else getattr(nno, name)
+                _close(res[name][i, j], fn(sets[i], sets[j], k=5))
+            p = nno.permutation_test(sets[i], sets[j], k=5, permutations=20, seed=4).p
+            assert res.p["mnno"][i, j] == p
+    two = nno.compare_many(sets[:2], sets[1:], k=5, measures=["mnno", "trustworthiness"])
+    assert two["mnno"].shape == (2, 3)
+    _close(two["trustworthiness"][1, 2], nno.trustworthiness(sets[1], sets[3], k=5))
+    value, (i, j) = two.best("mnno")
+    assert value == two.max("mnno") == two["mnno"].max() and two["mnno"][i, j] == value
