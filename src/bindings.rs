@@ -257,5 +257,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(first_row_above, m)?)?;
     m.add_function(wrap_pyfunction!(overlap, m)?)?;
     crate::bindings_io::register(m)?;
+    crate::bindings_measures::register(m)?;
     Ok(())
 }

@@ -24,6 +24,8 @@ use crate::matrix::{squared_norms, Matrix, Real};
 use crate::metric::Metric;
 use crate::topk::{merge_sorted, TopK};
 
+pub mod ranks;
+
 /// Rows per block on each side of a tile, at most. Each tile packs its base-side block afresh
 /// (the query-side block is kept while consecutive tiles share it), so packing costs about
 /// `1 / block` of the kernel's work: larger blocks are cheaper, and since the kernel screens

@@ -19,9 +19,12 @@ pub mod topk;
 mod bindings;
 #[cfg(feature = "python")]
 mod bindings_io;
+#[cfg(feature = "python")]
+mod bindings_measures;
 
 pub use control::Control;
 pub use error::{Error, Result};
+pub use knn::ranks::{pair_scores, rank_counts, RankOptions};
 pub use knn::{
     block_topk, finish_partial, knn_query, knn_self, merge_partial, KnnOptions, Neighbors,
     PartialTopK,

@@ -16,6 +16,8 @@ __all__ = [
     "first_zero_row",
     "knn",
     "overlap",
+    "pair_scores",
+    "rank_counts",
     "read_embeddings",
     "write_embeddings",
 ]
@@ -38,6 +40,21 @@ def first_row_above(x: npt.NDArray[np.floating[Any]], limit: float) -> int | Non
 def overlap(
     a: npt.NDArray[np.int64], b: npt.NDArray[np.int64], ks: list[int]
 ) -> npt.NDArray[np.int64]: ...
+def rank_counts(
+    x: npt.NDArray[np.floating[Any]],
+    chosen: npt.NDArray[np.int64],
+    metric: str,
+    threads: int | None,
+    block: int,  # rows per block; 0 chooses automatically
+    progress: Callable[[int, int], Any] | None = None,
+) -> npt.NDArray[np.int64]: ...
+def pair_scores(
+    x: npt.NDArray[np.floating[Any]],
+    rows: npt.NDArray[np.int64],
+    cols: npt.NDArray[np.int64],
+    metric: str,
+    threads: int | None,
+) -> npt.NDArray[np.floating[Any]]: ...
 
 class FormatError(ValueError):
     path: str

@@ -1,0 +1,446 @@
+//! The rank-count pass and the scored-pair primitive: what the measures beyond the top-k
+//! lists need (trustworthiness, continuity, MRRE, second-order cosine), with exactly the
+//! arithmetic of [`knn_self`](super::knn_self).
+//!
+//! [`rank_counts`] answers, for each item i and each of up to m *chosen* candidates j,
+//! r(i, j) = 1 + #{l not in {i, j} : l beats j for i} (better key, or equal key and l < j), in
+//! one more sweep over the tiles of the self-join: the same rounds of disjoint block pairs, the
+//! same packed panels, the same register tile of keys, compared in the micro-kernel
+//! ([`crate::kernel::count`]) with each row's and each column's chosen keys. Each pair of rows
+//! is computed once and counts for both. Memory is O(n m) plus the packed blocks.
+//!
+//! [`pair_scores`] gives the score of given pairs (i, j): the key the kernel would compute for
+//! that pair, bit for bit, turned into the metric's score.
+
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+
+use super::{
+    auto_block, block_range, key_to_score, pack_side, round, round_count, thread_pool, Prepared,
+    Workspace,
+};
+use crate::control::Control;
+use crate::error::{invalid, Error, Result};
+use crate::kernel::count::{CountArgs, CountKernel, Side};
+use crate::kernel::{CosineKey, DotKey, KeyFn, L2Key, Tile};
+use crate::matrix::{Matrix, Real};
+use crate::metric::Metric;
+
+/// The key of pair (i, j) of a prepared set, as the tile kernel computes it.
+#[inline]
+fn pair_key<T: Real + CountKernel>(x: &Prepared<'_, T>, metric: Metric, i: usize, j: usize) -> T {
+    let dot = T::dot(x.x.row(i), x.x.row(j));
+    let aux = |r: usize| x.aux.get(r).copied().unwrap_or(T::ZERO);
+    match metric {
+        Metric::InnerProduct => DotKey::key(dot, aux(i), aux(j)),
+        Metric::Cosine => CosineKey::key(dot, aux(i), aux(j)),
+        Metric::Euclidean => L2Key::key(dot, aux(i), aux(j)),
+    }
+}
+
+fn check_index(v: i64, n: usize, what: &str, at: usize) -> Result<usize> {
+    if v < 0 || v as u64 >= n as u64 {
+        return Err(invalid!(
+            "{what} {at} names row {v}, outside 0..{n} (the rows of the set)"
+        ));
+    }
+    Ok(v as usize)
+}
+
+/// Scores of the pairs `(rows[t], cols[t])` of `x` under `metric`, with exactly the arithmetic
+/// of the k-NN pass (a pair's score here equals its score in the neighbour lists).
+pub fn pair_scores<T: Real + CountKernel>(
+    x: Matrix<'_, T>,
+    rows: &[i64],
+    cols: &[i64],
+    metric: Metric,
+    threads: Option<usize>,
+) -> Result<Vec<T>> {
+    if rows.len() != cols.len() {
+        return Err(invalid!(
+            "rows and cols must have the same length, got {} and {}",
+            rows.len(),
+            cols.len()
+        ));
+    }
+    let n = x.rows();
+    for (t, (&i, &j)) in rows.iter().zip(cols).enumerate() {
+        check_index(i, n, "pair", t)?;
+        check_index(j, n, "pair", t)?;
+    }
+    let pool = thread_pool(threads)?;
+    pool.install(|| {
+        let prepared = Prepared::new(x, metric);
+        Ok(rows
+            .par_iter()
+            .zip(cols.par_iter())
+            .with_min_len(1024)
+            .map(|(&i, &j)| {
+                key_to_score(metric, pair_key(&prepared, metric, i as usize, j as usize))
+            })
+            .collect())
+    })
+}
+
+/// What the rank-count pass needs besides the set and the chosen candidates.
+#[derive(Debug, Clone)]
+pub struct RankOptions {
+    pub metric: Metric,
+    pub threads: Option<usize>,
+    /// Rows per block; 0 chooses automatically. Changes speed only, never the result.
+    pub block: usize,
+}
+
+/// One block's chosen slots, in the row layout of the tile kernel (`rows` padded to whole
+/// `MR` panels, `m` slots each) and in the column layout (panel-major, `NR` lanes), with the
+/// counts of each side.
+struct BlockSlots<T> {
+    row_keys: Vec<T>,
+    row_idx: Vec<u32>,
+    row_min: Vec<T>,
+    row_counts: Vec<u32>,
+    col_keys: Vec<T>,
+    col_idx: Vec<u32>,
+    col_min: Vec<T>,
+    col_counts: Vec<u32>,
+}
+
+impl<T: Real> BlockSlots<T> {
+    fn new(keys: &[T], idx: &[u32], rows: usize, m: usize) -> Self {
+        let (mr, nr) = (T::MR, T::NR);
+        let pa = rows.div_ceil(mr) * mr;
+        let pb = rows.div_ceil(nr) * nr;
+        let mut row_keys = vec![T::INFINITY; pa * m];
+        let mut row_idx = vec![u32::MAX; pa * m];
+        row_keys[..rows * m].copy_from_slice(keys);
+        row_idx[..rows * m].copy_from_slice(idx);
+        let mut row_min = vec![T::INFINITY; pa];
+        for r in 0..rows {
+            for &k in &keys[r * m..(r + 1) * m] {
+                if k < row_min[r] {
+                    row_min[r] = k;
+                }
+            }
+        }
+        let mut col_keys = vec![T::INFINITY; pb * m];
+        let mut col_idx = vec![u32::MAX; pb * m];
+        let mut col_min = vec![T::INFINITY; pb];
+        for r in 0..rows {
+            let (q, j) = (r / nr, r % nr);
+            for s in 0..m {
+                col_keys[(q * m + s) * nr + j] = keys[r * m + s];
+                col_idx[(q * m + s) * nr + j] = idx[r * m + s];
+            }
+            col_min[r] = row_min[r];
+        }
+        Self {
+            row_keys,
+            row_idx,
+            row_min,
+            row_counts: vec![0; pa * m],
+            col_keys,
+            col_idx,
+            col_min,
+            col_counts: vec![0; pb * m],
+        }
+    }
+
+    fn count(&self, r: usize, s: usize, m: usize) -> u32 {
+        let nr = T::NR;
+        let (q, j) = (r / nr, r % nr);
+        self.row_counts[r * m + s] + self.col_counts[(q * m + s) * nr + j]
+    }
+}
+
+fn count_tile<T: Real + CountKernel>(metric: Metric, t: &Tile<'_, T>, c: &mut CountArgs<'_, T>) {
+    match metric {
+        Metric::InnerProduct => T::count_tile::<DotKey>(t, c),
+        Metric::Cosine => T::count_tile::<CosineKey>(t, c),
+        Metric::Euclidean => T::count_tile::<L2Key>(t, c),
+    }
+}
+
+/// Ranks r(i, j) of chosen candidates: `chosen` is `n x m` row-major, entry `(i, s)` a row
+/// index j != i, or -1 for none. Returns `n x m` ranks in 1..=n-1 (0 where chosen is -1).
+///
+/// Errors: a chosen index out of range or equal to its own row, a wrong length,
+/// `threads == Some(0)`, or cancellation.
+pub fn rank_counts<T: Real + CountKernel>(
+    x: Matrix<'_, T>,
+    chosen: &[i64],
+    m: usize,
+    opts: &RankOptions,
+    ctl: &Control,
+) -> Result<Vec<i64>> {
+    let n = x.rows();
+    super::check_rows(n)?;
+    if chosen.len() != n * m {
+        return Err(invalid!(
+            "chosen must hold n x m = {n} x {m} entries, got {}",
+            chosen.len()
+        ));
+    }
+    for (t, &j) in chosen.iter().enumerate() {
+        if j == -1 {
+            continue;
+        }
+        let j = check_index(j, n, "chosen entry of row", t / m.max(1))?;
+        if j == t / m {
+            return Err(invalid!(
+                "chosen entry of row {} names the row itself (a rank is defined for others)",
+                t / m
+            ));
+        }
+    }
+    if m == 0 || n == 0 {
+        return Ok(vec![0; n * m]);
+    }
+    let metric = opts.metric;
+    let pool = thread_pool(opts.threads)?;
+    pool.install(|| {
+        let prepared = Prepared::new(x, metric);
+        let block = match opts.block {
+            0 => auto_block(n, rayon::current_num_threads()),
+            b => b,
+        };
+        let nb = n.div_ceil(block);
+        // The chosen keys, computed as the kernel computes them.
+        let keys: Vec<T> = (0..n * m)
+            .into_par_iter()
+            .with_min_len(1024)
+            .map(|t| match chosen[t] {
+                -1 => T::INFINITY,
+                j => pair_key(&prepared, metric, t / m, j as usize),
+            })
+            .collect();
+        let idx: Vec<u32> = chosen
+            .iter()
+            .map(|&j| if j < 0 { u32::MAX } else { j as u32 })
+            .collect();
+        let slots: Vec<Mutex<BlockSlots<T>>> = (0..nb)
+            .map(|b| {
+                let (b0, b1) = block_range(b, block, n);
+                Mutex::new(BlockSlots::new(
+                    &keys[b0 * m..b1 * m],
+                    &idx[b0 * m..b1 * m],
+                    b1 - b0,
+                    m,
+                ))
+            })
+            .collect();
+        ctl.add_total((nb * (nb + 1) / 2) as u64);
+        let space = Workspace::new();
+        for r in 0..round_count(nb) {
+            // Disjoint pairs of blocks per round: the locks are never contended.
+            round(nb, r).par_iter().for_each(|&(bi, bj)| {
+                if ctl.is_cancelled() {
+                    return;
+                }
+                let (i0, i1) = block_range(bi, block, n);
+                let (j0, j1) = block_range(bj, block, n);
+                let mut work = space.get();
+                let work = &mut *work;
+                if work.a_block != Some(bi) {
+                    pack_side(
+                        &prepared,
+                        (i0, i1),
+                        T::MR,
+                        &mut work.a_pack,
+                        &mut work.a_aux,
+                    );
+                    work.a_block = Some(bi);
+                }
+                pack_side(
+                    &prepared,
+                    (j0, j1),
+                    T::NR,
+                    &mut work.b_pack,
+                    &mut work.b_aux,
+                );
+                let (rows, cols) = (i1 - i0, j1 - j0);
+                let tile = Tile {
+                    d: x.cols(),
+                    a: &work.a_pack,
+                    pa: rows.div_ceil(T::MR),
+                    b: &work.b_pack,
+                    pb: cols.div_ceil(T::NR),
+                    rows,
+                    cols,
+                    a_aux: &work.a_aux,
+                    b_aux: &work.b_aux,
+                };
+                let lock = |b: usize| slots[b].lock().expect("rank-count lock poisoned");
+                let mut si = lock(bi);
+                let si = &mut *si;
+                let row_side = Side {
+                    keys: &si.row_keys,
+                    idx: &si.row_idx,
+                    min: &si.row_min,
+                    counts: &mut si.row_counts,
+                    first_other: j0 as u32,
+                };
+                if bi == bj {
+                    let mut args = CountArgs {
+                        m,
+                        rows: row_side,
+                        cols: None,
+                        diagonal: true,
+                    };
+                    count_tile(metric, &tile, &mut args);
+                } else {
+                    let mut sj = lock(bj);
+                    let sj = &mut *sj;
+                    let mut args = CountArgs {
+                        m,
+                        rows: row_side,
+                        cols: Some(Side {
+                            keys: &sj.col_keys,
+                            idx: &sj.col_idx,
+                            min: &sj.col_min,
+                            counts: &mut sj.col_counts,
+                            first_other: i0 as u32,
+                        }),
+                        diagonal: false,
+                    };
+                    count_tile(metric, &tile, &mut args);
+                }
+                ctl.add_done(1);
+            });
+            if ctl.is_cancelled() {
+                return Err(Error::Interrupted);
+            }
+        }
+        let mut out = vec![0i64; n * m];
+        for (b, s) in slots.into_iter().enumerate() {
+            let s = s.into_inner().expect("rank-count lock poisoned");
+            let (b0, b1) = block_range(b, block, n);
+            for r in 0..b1 - b0 {
+                for k in 0..m {
+                    let t = (b0 + r) * m + k;
+                    if chosen[t] >= 0 {
+                        out[t] = 1 + i64::from(s.count(r, k, m));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lcg(seed: &mut u64) -> u64 {
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        *seed >> 33
+    }
+
+    /// r(i, j) by brute force with exact f64 scores of small-integer data.
+    fn brute_rank(x: &[f32], d: usize, metric: Metric, i: usize, j: usize) -> i64 {
+        let n = x.len() / d;
+        let key = |a: usize, b: usize| -> f64 {
+            let (ra, rb) = (&x[a * d..(a + 1) * d], &x[b * d..(b + 1) * d]);
+            match metric {
+                Metric::InnerProduct => ra.iter().zip(rb).map(|(p, q)| (*p * *q) as f64).sum(),
+                _ => -ra
+                    .iter()
+                    .zip(rb)
+                    .map(|(p, q)| ((*p - *q) as f64).powi(2))
+                    .sum::<f64>(),
+            }
+        };
+        let kj = key(i, j);
+        1 + (0..n)
+            .filter(|&l| l != i && l != j)
+            .filter(|&l| {
+                let kl = key(i, l);
+                kl > kj || (kl == kj && l < j)
+            })
+            .count() as i64
+    }
+
+    #[test]
+    fn ranks_equal_brute_force_for_any_block_and_threads() {
+        let mut seed = 3;
+        for &metric in &[Metric::InnerProduct, Metric::Euclidean] {
+            for &(n, d, m) in &[(2, 1, 1), (9, 2, 3), (40, 3, 5), (75, 2, 8)] {
+                let x: Vec<f32> = (0..n * d)
+                    .map(|_| (lcg(&mut seed) % 5) as f32 - 2.0)
+                    .collect();
+                let chosen: Vec<i64> = (0..n * m)
+                    .map(|t| {
+                        let j = (lcg(&mut seed) % n as u64) as i64;
+                        if j as usize == t / m || lcg(&mut seed) % 4 == 0 {
+                            -1
+                        } else {
+                            j
+                        }
+                    })
+                    .collect();
+                let want: Vec<i64> = (0..n * m)
+                    .map(|t| match chosen[t] {
+                        -1 => 0,
+                        j => brute_rank(&x, d, metric, t / m, j as usize),
+                    })
+                    .collect();
+                let mx = Matrix::new(&x, n, d).unwrap();
+                for block in [1, 5, 16, 256] {
+                    for threads in [1, 2] {
+                        let o = RankOptions {
+                            metric,
+                            threads: Some(threads),
+                            block,
+                        };
+                        let got = rank_counts(mx, &chosen, m, &o, &Control::new()).unwrap();
+                        assert_eq!(got, want, "{metric} n={n} block={block} t={threads}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pair_scores_equal_the_neighbour_lists() {
+        let mut seed = 8;
+        let (n, d, k) = (60, 7, 5);
+        let x: Vec<f32> = (0..n * d)
+            .map(|_| (lcg(&mut seed) % 1000) as f32 / 97.0 - 5.0)
+            .collect();
+        let mx = Matrix::new(&x, n, d).unwrap();
+        for &metric in &[Metric::InnerProduct, Metric::Euclidean, Metric::Cosine] {
+            let nb = super::super::knn_self(
+                mx,
+                &super::super::KnnOptions::new(k, metric),
+                &Control::new(),
+            )
+            .unwrap();
+            let rows: Vec<i64> = (0..n as i64)
+                .flat_map(|i| std::iter::repeat_n(i, k))
+                .collect();
+            let got = pair_scores(mx, &rows, &nb.indices, metric, None).unwrap();
+            assert_eq!(got, nb.scores, "{metric}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_chosen() {
+        let x = [1.0f32, 2.0, 3.0];
+        let m = Matrix::new(&x, 3, 1).unwrap();
+        let o = RankOptions {
+            metric: Metric::InnerProduct,
+            threads: None,
+            block: 0,
+        };
+        assert!(rank_counts(m, &[0, -1, -1], 1, &o, &Control::new()).is_err());
+        assert!(rank_counts(m, &[1, 3, 0], 1, &o, &Control::new()).is_err());
+        assert!(rank_counts(m, &[1, 2], 1, &o, &Control::new()).is_err());
+        assert_eq!(
+            rank_counts(m, &[2, -1, 0], 1, &o, &Control::new()).unwrap(),
+            vec![1, 0, 2]
+        );
+    }
+}
