@@ -40,13 +40,10 @@ pub struct CountArgs<'a, T> {
     pub diagonal: bool,
 }
 
-/// Tile kernels of the rank-count pass and the kernel's dot product, one per scalar type.
+/// Tile kernels of the rank-count pass, one per scalar type.
 pub trait CountKernel: Real {
     /// Adds to the counts of `c` the candidates of tile `t` that beat each chosen slot.
     fn count_tile<K: KeyFn<Self>>(t: &Tile<'_, Self>, c: &mut CountArgs<'_, Self>);
-    /// The dot product of two rows with exactly the arithmetic of the tile kernel on this CPU:
-    /// one multiply-add chain over k = 0..d from zero, fused where the kernel is.
-    fn dot(a: &[Self], b: &[Self]) -> Self;
 }
 
 /// Ties of row `r`'s slot `s`: candidates (bits of `eq`) with a lower global index count.
@@ -183,53 +180,15 @@ fn col_ties<T: Real, const MR: usize, const NR: usize>(
     }
 }
 
-#[inline(always)]
-fn dot_impl<T: Real, const FUSED: bool>(a: &[T], b: &[T]) -> T {
-    let mut acc = T::ZERO;
-    for (&x, &y) in a.iter().zip(b) {
-        acc = if FUSED {
-            x.mul_add(y, acc)
-        } else {
-            acc + x * y
-        };
-    }
-    acc
-}
-
 macro_rules! impl_count {
-    ($t:ty, $mr:literal, $nr:literal, $avx2:ident, $dot_avx2:ident) => {
+    ($t:ty, $mr:literal, $nr:literal, $avx2:ident) => {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2,fma")]
         unsafe fn $avx2<K: KeyFn<$t>>(t: &Tile<'_, $t>, c: &mut CountArgs<'_, $t>) {
             count_impl::<$t, K, $mr, $nr, true>(t, c)
         }
 
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn $dot_avx2(a: &[$t], b: &[$t]) -> $t {
-            dot_impl::<$t, true>(a, b)
-        }
-
         impl CountKernel for $t {
-            fn dot(a: &[$t], b: &[$t]) -> $t {
-                #[cfg(target_arch = "x86_64")]
-                {
-                    if super::has_avx2_fma() {
-                        // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
-                        return unsafe { $dot_avx2(a, b) };
-                    }
-                    dot_impl::<$t, false>(a, b)
-                }
-                #[cfg(target_arch = "aarch64")]
-                {
-                    dot_impl::<$t, true>(a, b)
-                }
-                #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-                {
-                    dot_impl::<$t, false>(a, b)
-                }
-            }
-
             fn count_tile<K: KeyFn<Self>>(t: &Tile<'_, Self>, c: &mut CountArgs<'_, Self>) {
                 let (pa, pb, m) = (t.pa * $mr, t.pb * $nr, c.m);
                 assert!(t.a.len() >= pa * t.d && t.b.len() >= pb * t.d);
@@ -264,7 +223,7 @@ macro_rules! impl_count {
 }
 
 // The panel sizes of the top-k kernel: the packed blocks are shared.
-impl_count!(f32, 6, 16, count_f32_avx2, dot_f32_avx2);
-impl_count!(f64, 6, 8, count_f64_avx2, dot_f64_avx2);
+impl_count!(f32, 6, 16, count_f32_avx2);
+impl_count!(f64, 6, 8, count_f64_avx2);
 const _: () = assert!(<f32 as super::Kernel>::MR == 6 && <f32 as super::Kernel>::NR == 16);
 const _: () = assert!(<f64 as super::Kernel>::MR == 6 && <f64 as super::Kernel>::NR == 8);

@@ -1,6 +1,5 @@
-//! The rank-count pass and the scored-pair primitive: what the measures beyond the top-k
-//! lists need (trustworthiness, continuity, MRRE, second-order cosine), with exactly the
-//! arithmetic of [`knn_self`](super::knn_self).
+//! The rank-count pass: what the measures beyond the top-k lists need (trustworthiness,
+//! continuity, MRRE), with exactly the arithmetic of [`knn_self`](super::knn_self).
 //!
 //! [`rank_counts`] answers, for each item i and each of up to m *chosen* candidates j,
 //! r(i, j) = 1 + #{l not in {i, j} : l beats j for i} (better key, or equal key and l < j), in
@@ -8,79 +7,30 @@
 //! same packed panels, the same register tile of keys, compared in the micro-kernel
 //! ([`crate::kernel::count`]) with each row's and each column's chosen keys. Each pair of rows
 //! is computed once and counts for both. Memory is O(n m) plus the packed blocks.
-//!
-//! [`pair_scores`] gives the score of given pairs (i, j): the key the kernel would compute for
-//! that pair, bit for bit, turned into the metric's score.
+//! The chosen keys come from [`Prepared::pair_key`], the kernel's key of a pair, bit for bit,
+//! so that a chosen candidate never counts as beating itself.
 
 use std::sync::Mutex;
 
 use rayon::prelude::*;
 
-use super::{
-    auto_block, block_range, key_to_score, pack_side, round, round_count, thread_pool, Prepared,
-    Workspace,
-};
+use super::{auto_block, block_range, check_rows, lock, pack_side, round, round_count, Workspace};
 use crate::control::Control;
-use crate::error::{invalid, Error, Result};
+use crate::error::{invalid, try_vec, Error, Result};
 use crate::kernel::count::{CountArgs, CountKernel, Side};
-use crate::kernel::{CosineKey, DotKey, KeyFn, L2Key, Tile};
+use crate::kernel::{CosineKey, DotKey, L2Key, Tile};
 use crate::matrix::{Matrix, Real};
 use crate::metric::Metric;
+use crate::pool;
+use crate::prep::{Params, Prepared};
 
-/// The key of pair (i, j) of a prepared set, as the tile kernel computes it.
-#[inline]
-fn pair_key<T: Real + CountKernel>(x: &Prepared<'_, T>, metric: Metric, i: usize, j: usize) -> T {
-    let dot = T::dot(x.x.row(i), x.x.row(j));
-    let aux = |r: usize| x.aux.get(r).copied().unwrap_or(T::ZERO);
-    match metric {
-        Metric::InnerProduct => DotKey::key(dot, aux(i), aux(j)),
-        Metric::Cosine => CosineKey::key(dot, aux(i), aux(j)),
-        Metric::Euclidean => L2Key::key(dot, aux(i), aux(j)),
-    }
-}
-
-fn check_index(v: i64, n: usize, what: &str, at: usize) -> Result<usize> {
+fn check_index(v: i64, n: usize, row: usize) -> Result<usize> {
     if v < 0 || v as u64 >= n as u64 {
         return Err(invalid!(
-            "{what} {at} names row {v}, outside 0..{n} (the rows of the set)"
+            "chosen entry of row {row} names row {v}, outside 0..{n} (the rows of the set)"
         ));
     }
     Ok(v as usize)
-}
-
-/// Scores of the pairs `(rows[t], cols[t])` of `x` under `metric`, with exactly the arithmetic
-/// of the k-NN pass (a pair's score here equals its score in the neighbour lists).
-pub fn pair_scores<T: Real + CountKernel>(
-    x: Matrix<'_, T>,
-    rows: &[i64],
-    cols: &[i64],
-    metric: Metric,
-    threads: Option<usize>,
-) -> Result<Vec<T>> {
-    if rows.len() != cols.len() {
-        return Err(invalid!(
-            "rows and cols must have the same length, got {} and {}",
-            rows.len(),
-            cols.len()
-        ));
-    }
-    let n = x.rows();
-    for (t, (&i, &j)) in rows.iter().zip(cols).enumerate() {
-        check_index(i, n, "pair", t)?;
-        check_index(j, n, "pair", t)?;
-    }
-    let pool = thread_pool(threads)?;
-    pool.install(|| {
-        let prepared = Prepared::new(x, metric);
-        Ok(rows
-            .par_iter()
-            .zip(cols.par_iter())
-            .with_min_len(1024)
-            .map(|(&i, &j)| {
-                key_to_score(metric, pair_key(&prepared, metric, i as usize, j as usize))
-            })
-            .collect())
-    })
 }
 
 /// What the rank-count pass needs besides the set and the chosen candidates.
@@ -174,7 +124,7 @@ pub fn rank_counts<T: Real + CountKernel>(
     ctl: &Control,
 ) -> Result<Vec<i64>> {
     let n = x.rows();
-    super::check_rows(n)?;
+    check_rows(n)?;
     if chosen.len() != n * m {
         return Err(invalid!(
             "chosen must hold n x m = {n} x {m} entries, got {}",
@@ -185,11 +135,10 @@ pub fn rank_counts<T: Real + CountKernel>(
         if j == -1 {
             continue;
         }
-        let j = check_index(j, n, "chosen entry of row", t / m.max(1))?;
-        if j == t / m {
+        let row = t / m.max(1);
+        if check_index(j, n, row)? == row {
             return Err(invalid!(
-                "chosen entry of row {} names the row itself (a rank is defined for others)",
-                t / m
+                "chosen entry of row {row} names the row itself (a rank is defined for others)"
             ));
         }
     }
@@ -197,23 +146,26 @@ pub fn rank_counts<T: Real + CountKernel>(
         return Ok(vec![0; n * m]);
     }
     let metric = opts.metric;
-    let pool = thread_pool(opts.threads)?;
-    pool.install(|| {
-        let prepared = Prepared::new(x, metric);
+    pool::install(opts.threads, || {
+        let params = Params::for_set(&x, metric)?;
+        let prepared = Prepared::new(x, &params)?;
         let block = match opts.block {
             0 => auto_block(n, rayon::current_num_threads()),
             b => b,
         };
         let nb = n.div_ceil(block);
         // The chosen keys, computed as the kernel computes them.
-        let keys: Vec<T> = (0..n * m)
-            .into_par_iter()
-            .with_min_len(1024)
-            .map(|t| match chosen[t] {
-                -1 => T::INFINITY,
-                j => pair_key(&prepared, metric, t / m, j as usize),
-            })
-            .collect();
+        let mut keys = try_vec(n * m, T::INFINITY, "the chosen keys")?;
+        keys.par_chunks_mut(m * 64).enumerate().for_each_init(
+            || (Vec::new(), Vec::new()),
+            |bufs, (c, out)| {
+                for (o, t) in out.iter_mut().zip(c * m * 64..) {
+                    if chosen[t] >= 0 {
+                        *o = prepared.pair_key(t / m, &prepared, chosen[t] as usize, bufs);
+                    }
+                }
+            },
+        );
         let idx: Vec<u32> = chosen
             .iter()
             .map(|&j| if j < 0 { u32::MAX } else { j as u32 })
@@ -270,8 +222,7 @@ pub fn rank_counts<T: Real + CountKernel>(
                     a_aux: &work.a_aux,
                     b_aux: &work.b_aux,
                 };
-                let lock = |b: usize| slots[b].lock().expect("rank-count lock poisoned");
-                let mut si = lock(bi);
+                let mut si = lock(&slots[bi]);
                 let si = &mut *si;
                 let row_side = Side {
                     keys: &si.row_keys,
@@ -289,7 +240,7 @@ pub fn rank_counts<T: Real + CountKernel>(
                     };
                     count_tile(metric, &tile, &mut args);
                 } else {
-                    let mut sj = lock(bj);
+                    let mut sj = lock(&slots[bj]);
                     let sj = &mut *sj;
                     let mut args = CountArgs {
                         m,
@@ -311,9 +262,9 @@ pub fn rank_counts<T: Real + CountKernel>(
                 return Err(Error::Interrupted);
             }
         }
-        let mut out = vec![0i64; n * m];
+        let mut out = try_vec(n * m, 0i64, "the ranks")?;
         for (b, s) in slots.into_iter().enumerate() {
-            let s = s.into_inner().expect("rank-count lock poisoned");
+            let s = s.into_inner().unwrap_or_else(|e| e.into_inner());
             let (b0, b1) = block_range(b, block, n);
             for r in 0..b1 - b0 {
                 for k in 0..m {
@@ -325,7 +276,7 @@ pub fn rank_counts<T: Real + CountKernel>(
             }
         }
         Ok(out)
-    })
+    })?
 }
 
 #[cfg(test)]
@@ -400,29 +351,6 @@ mod tests {
                     }
                 }
             }
-        }
-    }
-
-    #[test]
-    fn pair_scores_equal_the_neighbour_lists() {
-        let mut seed = 8;
-        let (n, d, k) = (60, 7, 5);
-        let x: Vec<f32> = (0..n * d)
-            .map(|_| (lcg(&mut seed) % 1000) as f32 / 97.0 - 5.0)
-            .collect();
-        let mx = Matrix::new(&x, n, d).unwrap();
-        for &metric in &[Metric::InnerProduct, Metric::Euclidean, Metric::Cosine] {
-            let nb = super::super::knn_self(
-                mx,
-                &super::super::KnnOptions::new(k, metric),
-                &Control::new(),
-            )
-            .unwrap();
-            let rows: Vec<i64> = (0..n as i64)
-                .flat_map(|i| std::iter::repeat_n(i, k))
-                .collect();
-            let got = pair_scores(mx, &rows, &nb.indices, metric, None).unwrap();
-            assert_eq!(got, nb.scores, "{metric}");
         }
     }
 

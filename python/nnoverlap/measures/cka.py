@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _api
+from .. import _api, _core
 from .lists import check_pair_n
 from .neighbors import Neighbors
 
@@ -19,7 +19,7 @@ def _centred(s: Any, name: str) -> np.ndarray:
             raise ValueError(f"linear_cka needs the vectors of {name}; its Neighbors carry none")
         s = s.data
     arr = _api._as_matrix(s, name)
-    _api._check_values(arr, name, "ip")
+    _core._scan(arr, "ip", name, 0)  # NaN/inf: the error names the row
     x = arr.astype(np.float64)
     return x - x.mean(axis=0)
 

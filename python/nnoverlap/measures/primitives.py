@@ -38,9 +38,11 @@ def pair_scores(
     x: np.ndarray, rows: np.ndarray, cols: np.ndarray, metric: str, threads: int | None = None
 ) -> np.ndarray:
     """The metric's score of each pair (rows[t], cols[t]) of x's rows, in x's dtype."""
-    r = np.ascontiguousarray(rows, dtype=np.int64).ravel()
-    c = np.ascontiguousarray(cols, dtype=np.int64).ravel()
-    return _core.pair_scores(x, r, c, metric, threads)
+    pairs = np.stack(
+        [np.asarray(rows, dtype=np.int64).ravel(), np.asarray(cols, dtype=np.int64).ravel()],
+        axis=1,
+    )
+    return _core._pair_scores(x, None, np.ascontiguousarray(pairs), metric, threads)
 
 
 def rank_counts(

@@ -15,7 +15,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from .. import _api
+from .. import _api, _core
 from .lists import ListMeasure, Pair, check_pair_n, pair_lists, typed
 from .neighbors import Neighbors, SetLike
 from .primitives import _BLOCK, _threads, key_block, rank_counts
@@ -176,7 +176,7 @@ def _as_data(s: SetLike, name: str, metric: str) -> np.ndarray:
             raise ValueError(f"rnx_auc needs the vectors of {name}; its Neighbors carry none")
         return s.data
     arr = _api._as_matrix(s, name)
-    _api._check_values(arr, name, metric)
+    _core._scan(arr, metric, name, 0)  # NaN/inf, zero rows under cosine: errors name the row
     return arr
 
 
