@@ -19,6 +19,8 @@ use crate::matrix::Real;
 /// Column side (B's rows, `pb * NR` padded columns): panel-major for vector access, slot `s`
 /// of tile column `q * NR + j` at `(q * m + s) * NR + j`. Unused slots and padded rows hold
 /// key `+inf` (nothing beats it); `min` is the smallest key of each row's or column's slots.
+/// Each row's (and column's) slots must ascend by key: the kernel stops at the first slot no
+/// candidate of the register tile reaches.
 pub struct Side<'a, T> {
     pub keys: &'a [T],
     pub idx: &'a [u32],
@@ -109,16 +111,22 @@ fn count_impl<T: Real, K: KeyFn<T>, const MR: usize, const NR: usize, const FUSE
                 if ge == 0 {
                     continue;
                 }
+                // Slots ascend by key: once no candidate reaches one, none reaches the rest.
                 for s in 0..m {
                     let tk = rs.keys[r * m + s];
-                    let (mut gt, mut eq) = (0u32, 0u32);
+                    let (mut gt, mut reach) = (0u32, 0u32);
                     for (j, &kv) in ki.iter().enumerate() {
                         gt |= u32::from(kv > tk) << j;
-                        eq |= u32::from(kv == tk) << j;
+                        reach |= u32::from(kv >= tk) << j;
                     }
-                    let mut add = (gt & ge).count_ones();
-                    if eq & ge != 0 {
-                        add += row_ties(eq & ge, c0, rs.idx[r * m + s]);
+                    reach &= ge;
+                    if reach == 0 {
+                        break;
+                    }
+                    let mut add = (gt & reach).count_ones();
+                    let eq = reach & !gt;
+                    if eq != 0 {
+                        add += row_ties(eq, c0, rs.idx[r * m + s]);
                     }
                     rs.counts[r * m + s] += add;
                 }
@@ -140,12 +148,17 @@ fn count_impl<T: Real, K: KeyFn<T>, const MR: usize, const NR: usize, const FUSE
                     let at = (q * m + s) * NR;
                     let tk: &[T; NR] = cs.keys[at..at + NR].try_into().expect("padded");
                     let mut add = [0u32; NR];
-                    let mut ties = false;
+                    let (mut ties, mut reach) = (false, false);
                     for ki in keys.iter().take(live_rows) {
                         for j in 0..NR {
                             add[j] += u32::from(ki[j] > tk[j]);
                             ties |= ki[j] == tk[j];
+                            reach |= ki[j] >= tk[j];
                         }
+                    }
+                    // Each column's slots ascend by key: none reached here, none further on.
+                    if !reach {
+                        break;
                     }
                     if ties {
                         col_ties(&keys, live_rows, tk, &cs.idx[at..at + NR], r0, &mut add);

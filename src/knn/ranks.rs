@@ -46,6 +46,7 @@ pub struct RankOptions {
 /// `MR` panels, `m` slots each) and in the column layout (panel-major, `NR` lanes), with the
 /// counts of each side.
 struct BlockSlots<T> {
+    order: Vec<u32>,
     row_keys: Vec<T>,
     row_idx: Vec<u32>,
     row_min: Vec<T>,
@@ -57,22 +58,32 @@ struct BlockSlots<T> {
 }
 
 impl<T: Real> BlockSlots<T> {
+    /// The slots of `rows` rows, each row's sorted by ascending key (`order` maps a sorted
+    /// slot back to its place in `chosen`).
     fn new(keys: &[T], idx: &[u32], rows: usize, m: usize) -> Self {
         let (mr, nr) = (T::MR, T::NR);
         let pa = rows.div_ceil(mr) * mr;
         let pb = rows.div_ceil(nr) * nr;
         let mut row_keys = vec![T::INFINITY; pa * m];
         let mut row_idx = vec![u32::MAX; pa * m];
-        row_keys[..rows * m].copy_from_slice(keys);
-        row_idx[..rows * m].copy_from_slice(idx);
+        let mut order = vec![0u32; rows * m];
         let mut row_min = vec![T::INFINITY; pa];
         for r in 0..rows {
-            for &k in &keys[r * m..(r + 1) * m] {
-                if k < row_min[r] {
-                    row_min[r] = k;
-                }
+            let o = &mut order[r * m..(r + 1) * m];
+            o.iter_mut().zip(0u32..).for_each(|(v, s)| *v = s);
+            // Keys are finite or +inf (empty slots): a total order here.
+            o.sort_by(|&a, &b| {
+                let (ka, kb) = (keys[r * m + a as usize], keys[r * m + b as usize]);
+                ka.partial_cmp(&kb).unwrap_or(std::cmp::Ordering::Equal)
+            });
+            for (s, &from) in o.iter().enumerate() {
+                row_keys[r * m + s] = keys[r * m + from as usize];
+                row_idx[r * m + s] = idx[r * m + from as usize];
             }
+            row_min[r] = row_keys[r * m];
         }
+        let keys = &row_keys[..rows * m];
+        let idx = &row_idx[..rows * m];
         let mut col_keys = vec![T::INFINITY; pb * m];
         let mut col_idx = vec![u32::MAX; pb * m];
         let mut col_min = vec![T::INFINITY; pb];
@@ -85,6 +96,7 @@ impl<T: Real> BlockSlots<T> {
             col_min[r] = row_min[r];
         }
         Self {
+            order,
             row_keys,
             row_idx,
             row_min,
@@ -268,7 +280,7 @@ pub fn rank_counts<T: Real + CountKernel>(
             let (b0, b1) = block_range(b, block, n);
             for r in 0..b1 - b0 {
                 for k in 0..m {
-                    let t = (b0 + r) * m + k;
+                    let t = (b0 + r) * m + s.order[r * m + k] as usize;
                     if chosen[t] >= 0 {
                         out[t] = 1 + i64::from(s.count(r, k, m));
                     }
