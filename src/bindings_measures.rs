@@ -1,8 +1,8 @@
-//! Bindings of the measures' rank-count pass (the scored-pair primitive is `_pair_scores` in
-//! `bindings.rs`). Thin like `bindings.rs`: convert, release the GIL, run the core, map errors.
+//! Bindings of the measures' rank-count pass and list look-ups (the scored-pair primitive is
+//! `_pair_scores` in `bindings.rs`). Thin like `bindings.rs`: convert, release the GIL, run the core, map errors.
 
-use numpy::ndarray::Array2;
-use numpy::{IntoPyArray, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::ndarray::{Array1, Array2};
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
@@ -77,7 +77,35 @@ fn rank_counts<'py>(
     }
 }
 
+/// find_in_rows(lists, rows, values) -> (len,) int64
+///
+/// For each entry t, the column of values[t] in row rows[t] of the (n, k) lists, or -1.
+#[pyfunction]
+fn find_in_rows<'py>(
+    py: Python<'py>,
+    lists: PyReadonlyArray2<'py, i64>,
+    rows: PyReadonlyArray1<'py, i64>,
+    values: PyReadonlyArray1<'py, i64>,
+) -> PyResult<Bound<'py, PyArray1<i64>>> {
+    let k = lists.shape()[1];
+    let l = lists
+        .as_slice()
+        .map_err(|_| PyValueError::new_err("lists must be C-contiguous"))?;
+    let (r, v) = (
+        rows.as_slice()
+            .map_err(|_| PyValueError::new_err("rows must be C-contiguous"))?,
+        values
+            .as_slice()
+            .map_err(|_| PyValueError::new_err("values must be C-contiguous"))?,
+    );
+    let out = py
+        .detach(|| crate::find_in_rows(l, k, r, v))
+        .map_err(to_pyerr)?;
+    Ok(Array1::from_vec(out).into_pyarray(py))
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rank_counts, m)?)?;
+    m.add_function(wrap_pyfunction!(find_in_rows, m)?)?;
     Ok(())
 }

@@ -9,6 +9,7 @@ pub mod control;
 pub mod error;
 pub mod kernel;
 pub mod knn;
+pub mod lists;
 pub mod matrix;
 pub mod metric;
 pub mod overlap;
@@ -31,6 +32,7 @@ pub use knn::{
     block_pair_topk, block_topk, finish_partial, knn_query, knn_query_sides, knn_self,
     merge_partial, pair_scores, KnnOptions, Neighbors, PartialTopK,
 };
+pub use lists::find_in_rows;
 pub use matrix::{Matrix, Real};
 pub use metric::Metric;
 pub use overlap::{mnno_multi, overlap_counts};

@@ -16,6 +16,7 @@ __all__ = [
     "knn",
     "overlap",
     "rank_counts",
+    "find_in_rows",
     "read_embeddings",
     "write_embeddings",
 ]
@@ -41,6 +42,9 @@ def overlap(
     b: npt.NDArray[np.int64],
     ks: list[int],
     threads: int | None = None,
+) -> npt.NDArray[np.int64]: ...
+def find_in_rows(
+    lists: npt.NDArray[np.int64], rows: npt.NDArray[np.int64], values: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.int64]: ...
 def rank_counts(
     x: npt.NDArray[np.floating[Any]],
@@ -80,9 +84,7 @@ def _block_query(
     centre: _F | None,
 ) -> tuple[_F, _U]: ...
 def _merge(keys_a: _F, idx_a: _U, keys_b: _F, idx_b: _U) -> tuple[_F, _U]: ...
-def _finish(
-    keys: _F, idx: _U, metric: str, max_abs: float
-) -> tuple[_F, npt.NDArray[np.int64]]: ...
+def _finish(keys: _F, idx: _U, metric: str, max_abs: float) -> tuple[_F, npt.NDArray[np.int64]]: ...
 def _pair_scores(
     x: _F,
     base: _F | None,

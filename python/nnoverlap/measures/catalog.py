@@ -10,10 +10,10 @@ from typing import Callable
 
 import numpy as np
 
-from .lists import ITEMS, Pair, cknna_value
+from .lists import ITEMS, Pair, cknna_self, cknna_value
 from .neighbors import Neighbors
 
-__all__ = ["MEASURES", "Spec", "spec"]
+__all__ = ["MEASURES", "Spec", "cknna_selves", "list_values", "spec"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,13 @@ class Spec:
     kind: str
     needs_data: bool = False
     metric: str | None = None  # forced metric (cknna: cosine)
+
+    @property
+    def symmetric(self) -> bool:
+        """m(A, B) = m(B, A) (cknna is not: its masked kernels are not symmetric matrices)."""
+        return self.name not in ("cycle_knn", "cknna", "trustworthiness", "continuity") and not (
+            self.name.startswith("mrre")
+        )
 
     def s_max(self, n: int, k: int | None) -> float:
         if self.name == "lcmc" and k is not None:
@@ -61,12 +68,22 @@ def spec(name: str) -> Spec:
     return MEASURES[name]
 
 
-def list_values(p: Pair, name: str, ks: Sequence[int]) -> list[np.ndarray | float]:
-    """Per-item arrays (list measures) or values (cknna) at each k, from a built pair."""
+Selves = dict[int, tuple[float, float]]
+
+
+def list_values(
+    p: Pair, name: str, ks: Sequence[int], selves: Selves | None = None
+) -> list[np.ndarray | float]:
+    """Per-item arrays (list measures) or values (cknna) at each k, from a built pair.
+    ``selves[k]``: cknna's per-set terms at k (they do not change under relabelling)."""
     if name == "cknna":
-        return [cknna_value(p, k) for k in ks]
+        return [cknna_value(p, k, None if selves is None else selves.get(k)) for k in ks]
     fn: Callable[[Pair, int], np.ndarray] = ITEMS[name]
     return [fn(p, k) for k in ks]
+
+
+def cknna_selves(na: Neighbors, nb: Neighbors, ks: Sequence[int]) -> Selves:
+    return {k: (cknna_self(na, k), cknna_self(nb, k)) for k in ks}
 
 
 def data_items(

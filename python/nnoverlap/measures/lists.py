@@ -14,7 +14,7 @@ from typing import Any, Callable, Literal, Protocol, Union, cast, overload
 
 import numpy as np
 
-from .. import _api
+from .. import _api, _core
 from .neighbors import Neighbors, SetLike, n_of, resolve
 
 __all__ = [
@@ -32,26 +32,22 @@ __all__ = [
 KSpec = Union[int, Sequence[int]]
 
 
-class SortedLists:
-    """One set's lists as sorted keys ``i * n + j`` with the column each key came from."""
+def find_in_rows(lists: np.ndarray, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """For each entry t: the column of ``values[t]`` in the list ``lists[rows[t]]``, or -1
+    (the core's look-up, in parallel: O(entries * k) work, no n x n anything).
 
-    __slots__ = ("cols", "keys", "n")
+    ``lists`` is (n, k) without repeats in a row; ``rows`` and ``values`` have one shape.
+    """
+    out = _core.find_in_rows(
+        np.ascontiguousarray(lists, dtype=np.int64),
+        np.ascontiguousarray(rows, dtype=np.int64).ravel(),
+        np.ascontiguousarray(values, dtype=np.int64).ravel(),
+    )
+    return out.reshape(np.shape(rows))
 
-    def __init__(self, idx: np.ndarray) -> None:
-        n, k = idx.shape
-        order = np.argsort(idx, axis=1, kind="stable")
-        rows = np.arange(n, dtype=np.int64)[:, None]
-        self.keys = (rows * n + np.take_along_axis(idx, order, axis=1)).ravel()
-        self.cols = order.ravel()
-        self.n = n
 
-    def find(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """The column of neighbour ``cols`` in the list of item ``rows`` (same shapes), or -1."""
-        q = rows.astype(np.int64) * self.n + cols
-        at = np.searchsorted(self.keys, q)
-        at_c = np.minimum(at, self.keys.size - 1)
-        hit = self.keys[at_c] == q
-        return np.where(hit, self.cols[at_c], -1)
+def _row_ids(n: int, k: int) -> np.ndarray:
+    return np.broadcast_to(np.arange(n, dtype=np.int64)[:, None], (n, k))
 
 
 @dataclass
@@ -64,18 +60,12 @@ class Pair:
     sb: np.ndarray
     pos: np.ndarray  # (n, k_max): column of ib[i, c] in ia[i], or -1
     n: int
-    sorted_a: SortedLists
 
     @classmethod
-    def build(
-        cls, na: Neighbors, nb: Neighbors, kmax: int, sorted_a: SortedLists | None = None
-    ) -> Pair:
+    def build(cls, na: Neighbors, nb: Neighbors, kmax: int) -> Pair:
         ia, ib = na.indices[:, :kmax], nb.indices[:, :kmax]
-        sa = sorted_a if sorted_a is not None else SortedLists(ia)
-        n = na.n
-        rows = np.broadcast_to(np.arange(n, dtype=np.int64)[:, None], ib.shape)
-        pos = sa.find(rows, ib)
-        return cls(ia, ib, na.scores[:, :kmax], nb.scores[:, :kmax], pos, n, sa)
+        pos = find_in_rows(ia, _row_ids(na.n, kmax), ib)
+        return cls(ia, ib, na.scores[:, :kmax], nb.scores[:, :kmax], pos, na.n)
 
     def shared(self, k: int) -> np.ndarray:
         """(n, k) bool: entry c of B's first k is among A's first k."""
@@ -124,26 +114,18 @@ def _lcmc_items(p: Pair, k: int) -> np.ndarray:
 
 def _cycle_items(p: Pair, k: int) -> np.ndarray:
     # i counts when (j, i) is an edge of A's graph for some j in N_B(i).
-    sa = p.sorted_a if k == p.ia.shape[1] else SortedLists(p.ia[:, :k])
-    ib = p.ib[:, :k]
-    rows = np.broadcast_to(np.arange(p.n, dtype=np.int64)[:, None], ib.shape)
-    back = sa.find(ib, rows)
+    back = find_in_rows(np.ascontiguousarray(p.ia[:, :k]), p.ib[:, :k], _row_ids(p.n, k))
     return np.asarray((back >= 0).any(axis=1), dtype=np.float64)
 
 
 def _masked_hsic(
-    n: int, rows: np.ndarray, cols: np.ndarray, kv: np.ndarray, lv: np.ndarray
+    n: int, rows: np.ndarray, cols: np.ndarray, kv: np.ndarray, lv: np.ndarray, back: np.ndarray
 ) -> float:
     """platonic-rep's unbiased HSIC of the kernels K, L kept only on the pairs (rows, cols)
-    (values kv, lv there, zero elsewhere and on the diagonal), in O(pairs)."""
-    keys = rows * n + cols
-    order = np.argsort(keys, kind="stable")
-    skeys = keys[order]
-    back = cols * n + rows
-    at = np.minimum(np.searchsorted(skeys, back), max(skeys.size - 1, 0))
-    mutual = skeys[at] == back if skeys.size else np.zeros(0, dtype=bool)
+    (values kv, lv there, zero elsewhere and on the diagonal), in O(pairs); ``back`` says
+    which pairs are kept in the other direction too."""
     # sum_ij K~_ij L~_ji; the kernels are symmetric, so L~_ji = L_ij where (j, i) is kept too.
-    t1 = float(np.sum(kv[mutual] * lv[order[at[mutual]]]))
+    t1 = float(np.sum(kv[back] * lv[back]))
     sk, sl = float(kv.sum()), float(lv.sum())
     colsum_k = np.bincount(cols, weights=kv, minlength=n)
     rowsum_l = np.bincount(rows, weights=lv, minlength=n)
@@ -151,24 +133,35 @@ def _masked_hsic(
     return (t1 + sk * sl / ((n - 1) * (n - 2)) - 2.0 * t3 / (n - 2)) / (n * (n - 3))
 
 
-def cknna_value(p: Pair, k: int) -> float:
-    """CKNNA at k from lists with cosine scores."""
+def cknna_self(nb: Neighbors, k: int) -> float:
+    """The HSIC of one set's cosine kernel with itself, kept on its own top-k pairs."""
+    n = nb.n
+    idx = np.ascontiguousarray(nb.indices[:, :k])
+    back = find_in_rows(idx, idx, _row_ids(n, k)) >= 0
+    v = nb.scores[:, :k].astype(np.float64).ravel()
+    return _masked_hsic(n, _row_ids(n, k).ravel(), idx.ravel(), v, v, back.ravel())
+
+
+def cknna_value(p: Pair, k: int, selves: tuple[float, float] | None = None) -> float:
+    """CKNNA at k from lists with cosine scores; ``selves``: the two sets' cknna_self."""
     n = p.n
-    rows = np.broadcast_to(np.arange(n, dtype=np.int64)[:, None], (n, k))
     shared = p.shared(k)
-    r, c = rows[shared], p.ib[:, :k][shared]
+    rows = _row_ids(n, k)[shared]
+    ib = p.ib[:, :k]
+    cols = ib[shared]
     # K_ij from A's list (column pos), L_ij from B's list (column c).
     kv = np.take_along_axis(p.sa[:, :k], np.where(shared, p.pos[:, :k], 0), axis=1)[shared]
     lv = p.sb[:, :k][shared]
-    kl = _masked_hsic(n, r, c, kv.astype(np.float64), lv.astype(np.float64))
-    ra, ca = rows.ravel(), p.ia[:, :k].ravel()
-    va = p.sa[:, :k].ravel().astype(np.float64)
-    kk = _masked_hsic(n, ra, ca, va, va)
-    # B's own lists: the same with B's keys.
-    cb = p.ib[:, :k].ravel()
-    vb = p.sb[:, :k].ravel().astype(np.float64)
-    ll = _masked_hsic(n, ra, cb, vb, vb)
-    return float(kl / (np.sqrt(kk * ll) + 1e-6))
+    mutual = np.where(shared, ib, -1)
+    back = find_in_rows(mutual, cols, rows) >= 0
+    kl = _masked_hsic(n, rows, cols, kv.astype(np.float64), lv.astype(np.float64), back)
+    if selves is None:
+        na = Neighbors.__new__(Neighbors)
+        na.indices, na.scores, na.n = p.ia, p.sa, n
+        nb = Neighbors.__new__(Neighbors)
+        nb.indices, nb.scores, nb.n = p.ib, p.sb, n
+        selves = (cknna_self(na, k), cknna_self(nb, k))
+    return float(kl / (np.sqrt(selves[0] * selves[1]) + 1e-6))
 
 
 def check_pair_n(a: SetLike, b: SetLike) -> int:

@@ -11,8 +11,17 @@ from typing import Any, Union
 import numpy as np
 
 from .. import _api
-from .catalog import MEASURES, Spec, data_items, global_value, list_values, spec
-from .lists import Pair, check_pair_n
+from .catalog import (
+    MEASURES,
+    Selves,
+    Spec,
+    cknna_selves,
+    data_items,
+    global_value,
+    list_values,
+    spec,
+)
+from .lists import Pair, check_pair_n, cknna_self
 from .neighbors import Neighbors, SetLike, n_of, resolve
 from .nulls import check_alpha, check_null, permutations, permute
 from .results import MeasureResult, MeasureResults, bootstrap_interval, null_summary
@@ -85,13 +94,16 @@ def measure(
             resolve(b, kmax, m, threads, "B", need_data=need_data),
         )
     pairs = {m: Pair.build(na, nb, kmax) for m, (na, nb) in lists.items()}
+    selves: Selves | None = None
+    if any(s.name == "cknna" for s in specs):
+        selves = cknna_selves(*lists["cosine"], ks)
 
     # Observed values (per-item arrays where the measure has them).
     observed: dict[str, list[Any]] = {}
     for s in specs:
         m = s.metric or metric
         if s.kind in ("list", "value"):
-            observed[s.name] = list_values(pairs[m], s.name, ks)
+            observed[s.name] = list_values(pairs[m], s.name, ks, selves)
         elif s.kind == "data":
             observed[s.name] = data_items(s.name, *lists[m], ks, threads)
         else:
@@ -106,10 +118,11 @@ def measure(
         for t, perm in enumerate(permutations(n, P, seed)):
             for m in {s.metric or metric for s in cheap}:
                 na, nb = lists[m]
-                q = Pair.build(na, permute(nb, perm), kmax, sorted_a=pairs[m].sorted_a)
+                q = Pair.build(na, permute(nb, perm), kmax)
                 for s in cheap:
                     if (s.metric or metric) == m:
-                        nulls[s.name][t] = [_score(v) for v in list_values(q, s.name, ks)]
+                        vals = list_values(q, s.name, ks, selves)
+                        nulls[s.name][t] = [_score(v) for v in vals]
 
     rng = np.random.default_rng(seed)
     out: list[MeasureResult] = []
@@ -230,20 +243,67 @@ def compare_many(
     lb = la if sets_b is None else lists_of(cols, "sets_b")
     shape = (len(rows), len(cols))
     values = {s.name: np.empty(shape) for s in specs}
+    cheap = [s for s in specs if s.kind in ("list", "value")]
+    # cknna's per-set terms, once per set (they do not change under relabelling either)
+    self_a: list[float] = []
+    self_b: list[float] = []
+    if any(s.name == "cknna" for s in specs):
+        self_a = [cknna_self(na, kk) for na in la["cosine"]]
+        self_b = self_a if sets_b is None else [cknna_self(nb, kk) for nb in lb["cosine"]]
+
+    def cheap_values(m: str, i: int, j: int, nb: Neighbors, which: list[Spec]) -> dict[str, float]:
+        p = Pair.build(la[m][i], nb, kk)
+        sv = {kk: (self_a[i], self_b[j])} if self_a else None
+        return {
+            s.name: _score(list_values(p, s.name, [kk], sv)[0])
+            for s in which
+            if (s.metric or metric) == m
+        }
+
+    for m in used:
+        for i in range(shape[0]):
+            for j in range(shape[1]):
+                # One family: a symmetric measure's (i, j) is its (j, i).
+                mirror = sets_b is None and j < i
+                which = [s for s in cheap if not (mirror and s.symmetric)]
+                for name, v in cheap_values(m, i, j, lb[m][j], which).items():
+                    values[name][i, j] = v
+                if mirror:
+                    for s in cheap:
+                        if s.symmetric and (s.metric or metric) == m:
+                            values[s.name][i, j] = values[s.name][j, i]
     for s in specs:
+        if s.kind in ("list", "value"):
+            continue
         m = s.metric or metric
         for i, na in enumerate(la[m]):
             for j, nb in enumerate(lb[m]):
-                if s.kind in ("list", "value"):
-                    v = list_values(Pair.build(na, nb, kk), s.name, [kk])[0]
-                elif s.kind == "data":
-                    v = data_items(s.name, na, nb, [kk], threads)[0]
+                if s.kind == "data":
+                    values[s.name][i, j] = _score(data_items(s.name, na, nb, [kk], threads)[0])
                 else:
-                    v = global_value(s.name, na, nb, threads)
-                values[s.name][i, j] = _score(v)
+                    values[s.name][i, j] = global_value(s.name, na, nb, threads)
     res = CompareMany(kk, n, values, permutations=P)
     if P is None:
         return res
+    nulls = {s.name: np.empty((P, *shape)) for s in specs}
+    for t, perm in enumerate(permutations(n, P, seed)):
+        for m in used:
+            permuted = [permute(nb, perm) for nb in lb[m]]
+            for i in range(shape[0]):
+                for j, nbp in enumerate(permuted):
+                    for name, v in cheap_values(m, i, j, nbp, cheap).items():
+                        nulls[name][t, i, j] = v
+    for s in specs:
+        for name in ("p", "tau", "null_mean", "calibrated"):
+            getattr(res, name)[s.name] = np.empty(shape)
+        for i in range(shape[0]):
+            for j in range(shape[1]):
+                st = null_summary(
+                    float(values[s.name][i, j]), nulls[s.name][:, i, j], alpha, s.s_max(n, kk)
+                )
+                for name in ("p", "tau", "null_mean", "calibrated"):
+                    getattr(res, name)[s.name][i, j] = st[name]
+    return res
     nulls = {s.name: np.empty((P, *shape)) for s in specs}
     sorted_a = {m: [Pair.build(na, na, kk).sorted_a for na in la[m]] for m in used}
     for t, perm in enumerate(permutations(n, P, seed)):

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .. import _api
-from .catalog import list_values, spec
+from .catalog import cknna_selves, list_values, spec
 from .lists import Pair, check_pair_n
 from .neighbors import Neighbors, SetLike, resolve
 from .results import MeasureResult, null_summary
@@ -92,12 +92,12 @@ def permutation_test(
     kk = _api._check_k(k, high, what)
     na = resolve(a, kk, metric, threads, "A")
     nb = resolve(b, kk, metric, threads, "B")
-    p = Pair.build(na, nb, kk)
-    observed = _score(list_values(p, measure, [kk])[0])
+    selves = cknna_selves(na, nb, [kk]) if measure == "cknna" else None
+    observed = _score(list_values(Pair.build(na, nb, kk), measure, [kk], selves)[0])
     null = np.empty(P)
     for t, perm in enumerate(_perms(n, P, seed)):
-        q = Pair.build(na, permute(nb, perm), kk, sorted_a=p.sorted_a)
-        null[t] = _score(list_values(q, measure, [kk])[0])
+        q = Pair.build(na, permute(nb, perm), kk)
+        null[t] = _score(list_values(q, measure, [kk], selves)[0])
     stats = null_summary(observed, null, alpha, s.s_max(n, kk))
     return MeasureResult(measure, kk, observed, n, chance=s.chance(n, kk), **stats)  # type: ignore[arg-type]
 
