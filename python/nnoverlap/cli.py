@@ -24,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .experiments import add_reproduce_parser  # `nnoverlap reproduce` (experiments.py)
 
     add_reproduce_parser(sub)
+    from .measures.cli import add_matrix_parser  # `nnoverlap matrix` (measures/cli.py)
+
+    add_matrix_parser(sub)
     return parser
 
 
