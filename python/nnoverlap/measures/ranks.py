@@ -204,8 +204,9 @@ def rnx_auc(
     With ``k_max`` the truncated sum over K <= k_max: a different number, from the top-k_max
     lists only (fast).
 
-    Practical up to about n = 30,000 on a 2-core machine (measured: n = 10,000, d = 300
-    takes about 10 s; time grows as n² log n).
+    Practical up to about n = 20,000 on a 2-core machine: measured 109 s at n = 10,000,
+    d = 300 on the shared 2-core development machine under heavy load (load average ~10;
+    ``benches/bench_measures.py --case rnxauc``); time grows as n² log n.
 
     >>> import numpy as np, nnoverlap as nno
     >>> A = np.random.default_rng(0).normal(size=(60, 5))
