@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_demo_args(demo)  # demo, compare, neighbors: _commands.py
     add_commands(sub)
-    from .experiments import add_reproduce_parser  # `nnoverlap reproduce` (experiments.py)
+    from .paper.cli import add_reproduce_parser  # `nnoverlap reproduce` (nnoverlap/paper/)
 
     add_reproduce_parser(sub)
     return parser
