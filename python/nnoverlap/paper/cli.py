@@ -152,6 +152,12 @@ def add_reproduce_parser(sub: Any) -> argparse.ArgumentParser:
         help="inputs of the untrained nets (default: standardised, then raw beside it)",
     )
     run = p.add_argument_group("run")
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="folds trained at once, one BLAS thread each (default: 2 with threadpoolctl)",
+    )
     run.add_argument("--no-mappings", action="store_true", help="skip experiment 1")
     run.add_argument("--no-depth", action="store_true", help="skip experiment 2")
     run.add_argument(
@@ -192,6 +198,7 @@ def _config(args: argparse.Namespace) -> ReproduceConfig:
         "mappings": not args.no_mappings,
         "depth": not args.no_depth,
         "quiet": bool(args.quiet),
+        "workers": args.workers,
         "net": NetSettings(
             hidden=args.hidden,
             activation=args.activation,
