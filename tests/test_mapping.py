@@ -433,3 +433,15 @@ def test_early_stopping_bad_arguments() -> None:
         MLPMap(patience=0)
     with pytest.raises(ValueError, match="at least 2 training rows"):
         MLPMap(validation=0.5).fit(np.ones((1, 2)), np.ones((1, 2)))
+
+
+def test_identity_relu_net_keeps_every_neighbourhood() -> None:
+    import nnoverlap as nno
+    from nnoverlap.datasets import imagenet1k
+
+    X = imagenet1k().minilm[:200]
+    Xp = X - X.min() + 0.1  # positive: relu is the identity on it
+    relu = MLPMap(hidden=(384,), activation="relu", init="identity").init_params(384, 384)
+    # predict returns float64: compare in one precision (float32 near-ties may order apart).
+    out = relu.predict(Xp).astype(Xp.dtype)
+    assert nno.mnno(out, Xp, k=10) == 1.0
