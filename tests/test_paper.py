@@ -526,3 +526,13 @@ def test_old_module_name_still_works() -> None:
     import nnoverlap.experiments as old
 
     assert old.reproduce is reproduce
+
+
+def test_a_maps_numbers_do_not_depend_on_the_other_maps(small_pair: PairedSet) -> None:
+    """Regression: fit seeds once came from the map's position in the list."""
+    cfg = _cfg(protocols=("per-fold",), depth=False, depths=(), controls=())
+    alone = run_mappings(small_pair, replace(cfg, settings=("mlp1-mse",)))
+    beside = run_mappings(small_pair, replace(cfg, settings=("linear-ranking", "mlp1-mse")))
+    a = [r.fx_x for r in alone if r.variant == "main"]
+    b = [r.fx_x for r in beside if r.variant == "main" and r.setting == "mlp1-mse"]
+    assert a == b
