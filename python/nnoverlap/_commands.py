@@ -63,6 +63,8 @@ _ADVICE: list[tuple[str, str]] = [
     (r"\bpass float64\b", "pass --dtype float64"),
     (r"\blimit=", "--limit "),
     (r"\bthreads=", "--threads "),
+    (r"\bfrequency_order=True", "--frequency-order yes"),
+    (r"\bonly k = 1 was computed", "only -k 1 was given (e.g. -k 1 10 50 draws it)"),
 ]
 
 
@@ -390,7 +392,7 @@ def _load(
                 e = load(path, progress=bar, **kwargs)
     except (ValueError, TypeError, OSError) as exc:
         reason = error_text(exc, words_flag)
-        if "NaN or infinite" in reason and "drop" not in reason:
+        if re.search(r"NaN (or|and) infinit", reason) and "drop" not in reason:
             if not args.drop_nonfinite:
                 reason += "; pass --drop-nonfinite to leave such words out"
             elif not reader_drops:
@@ -451,7 +453,7 @@ def _outputs(result: Comparison, args: argparse.Namespace) -> None:
     if args.plot:
         order = _frequency_order(args)
         for name, why in skipped_plots(result, order).items():
-            _note(args, f"no {name}.png: {why}")
+            _note(args, f"no {name}.png: {cli_advice(why)}")
         files = write_plots(result, args.plot, frequency_order=order)
         _note(args, f"wrote {len(files)} files to {args.plot}: " + ", ".join(f.name for f in files))
 

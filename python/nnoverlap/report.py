@@ -54,6 +54,8 @@ FREQUENCY_ORDERED_FORMATS = ("word2vec", "word2vec-binary", "glove", "fasttext")
 ``vocab_count`` and fastText all sort their vocabulary by count before writing, so a word's row
 is its frequency rank. Other containers (``.npy``, in-memory arrays) say nothing of the order."""
 
+_DROPPED = ("dropped_nonfinite", "dropped_zero")
+_FORMAT_NAMES = {"word2vec-binary": "word2vec", "glove": "GloVe", "fasttext": "fastText"}
 PLOT_EXTRA = 'pip install "nnoverlap[plot]"'
 
 
@@ -290,8 +292,9 @@ class Comparison:
                 f"{name}: {s.get('label', '?')}  ({s.get('format', '?')}, "
                 f"{s.get('words', 0):,} words x {s.get('dim', 0)})"
             )
+        left_out = sum(len(s.get(key) or []) for s in (a, b) for key in _DROPPED)
         lines.append(
-            f"aligned: {self.n:,} words in both, in A's order "
+            f"aligned: {self.n + left_out:,} words in both, in A's order "
             f"({a.get('only_in_a', 0):,} only in A, {b.get('only_in_b', 0):,} only in B)"
         )
         for name, s in (("A", a), ("B", b)):
@@ -303,6 +306,8 @@ class Comparison:
                 if words:
                     shown = ", ".join(words[:8]) + (", ..." if len(words) > 8 else "")
                     lines.append(f"left out {len(words):,} words with {what} in {name}: {shown}")
+        if left_out:
+            lines.append(f"compared: the other {self.n:,} words")
         for w in self.warnings:
             lines.append(f"warning: {w}")
         lines.append(f"neighbours: exact, {self.metric}, self excluded\n")
@@ -546,16 +551,13 @@ def skipped_plots(c: Comparison, frequency_order: bool | None = None) -> dict[st
     """
     out = {}
     if max(c.ks) < 2:
-        out["mnno_vs_k"] = (
-            "mNNO against k needs a largest k of 2 or more (only k = 1 was computed; "
-            "e.g. -k 1 10 50)"
-        )
+        out["mnno_vs_k"] = "mNNO against k needs a largest k of 2 or more; only k = 1 was computed"
     if not _frequency_order(c, frequency_order):
         fmt = c.a.get("format", "?")
         out["overlap_vs_rank"] = (
-            f"overlap against frequency rank needs A's rows in frequency order, which a {fmt} "
-            "file does not tell (word2vec, GloVe and fastText files are; say so with "
-            "--frequency-order yes, or frequency_order=True)"
+            f"overlap against frequency rank needs A's rows in frequency order, and rows of "
+            f"{fmt} data are not known to be (word2vec, GloVe and fastText files are, as their "
+            "tools write them); if they are, pass frequency_order=True"
         )
     return out
 
@@ -702,7 +704,7 @@ def _rank_plot(c: Comparison, out: Path, pair: str, plt: Any, ticker: Any) -> li
     ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
     fmt = c.a.get("format", "?")
     why = (
-        f"{fmt} files list words from most to least frequent"
+        f"{_FORMAT_NAMES.get(fmt, fmt)} files list words from most to least frequent"
         if fmt in FREQUENCY_ORDERED_FORMATS
         else f"A's rows were declared in frequency order ({fmt} files do not say)"
     )
