@@ -301,9 +301,11 @@ def _check_input(path: str, what: str) -> None:
 def preflight(args: argparse.Namespace, inputs: list[tuple[str, str]]) -> None:
     """Everything that can fail without loading anything: the inputs ``(what, path)`` exist,
     each output path can be written, matplotlib is there for ``--plot``."""
-    for what, path in inputs:
-        _check_input(path, what)
-    outputs = [(flag, getattr(args, flag[2:], None)) for flag in ("--json", "--csv")]
+    for what, source in inputs:
+        _check_input(source, what)
+    outputs: list[tuple[str, str | None]] = [
+        (flag, getattr(args, flag[2:], None)) for flag in ("--json", "--csv")
+    ]
     try:
         for flag, path in outputs:
             if path:
@@ -312,8 +314,8 @@ def preflight(args: argparse.Namespace, inputs: list[tuple[str, str]]) -> None:
             check_output_dir(args.plot, "--plot")
     except OSError as exc:
         raise UsageError(str(exc)) from None
-    given = [(f, os.path.abspath(p)) for f, p in outputs if p]
-    if len(given) == 2 and given[0][1] == given[1][1]:
+    given = [os.path.abspath(p) for _, p in outputs if p]
+    if len(given) == 2 and given[0] == given[1]:
         raise UsageError(f"--json and --csv name the same file, {args.json}")
     if getattr(args, "plot", None):
         try:
@@ -579,14 +581,14 @@ def run_demo(args: argparse.Namespace) -> int:
     k = result.focus_k
     m = float(result.mnno[result.ks.index(k)])
     times = m / (k / (result.n - 1))
-    text = (
+    meaning = (
         "What the numbers mean: mNNO^k is the mean share of each class's k nearest classes "
         "(found within each model separately) that the two models have in common. It is 1 for "
         f"identical neighbourhoods and about k/(n-1) by chance. At k={k} the vision and text "
         f"models share {m:.0%} of each class's neighbours, {times:.0f} times chance: far more "
         "than by accident, yet most neighbourhoods differ."
     )
-    print("\n" + textwrap.fill(text, width=88))
+    print("\n" + textwrap.fill(meaning, width=88))
     print("Compare your own files: nnoverlap compare A B -k 1 5 10 50 [--plot DIR]")
     return 0
 

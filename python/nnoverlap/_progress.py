@@ -96,7 +96,7 @@ class Bar:
     def _draw(self, done: int, total: int) -> None:
         if self._tqdm is None and not self._plain:
             try:
-                from tqdm import tqdm
+                from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
             except ImportError:
                 self._plain = True
             else:

@@ -350,10 +350,10 @@ class Comparison:
         ww = max([len("word")] + [len(c[0]) for c in cells])
         # What is left of the line after the word and NNO columns, shared by the two lists.
         width = max(24, (total - ww - 13) // 2)
-        cells = [(w, n, show(na, width), show(nb, width)) for w, n, na, nb, show in cells]
-        wa = max([len("nearest in A")] + [len(c[2]) for c in cells])
+        texts = [(w, n, show(na, width), show(nb, width)) for w, n, na, nb, show in cells]
+        wa = max([len("nearest in A")] + [len(c[2]) for c in texts])
         out = [f"  {'word':<{ww}}  {'NNO':>5}  {'nearest in A':<{wa}}  nearest in B"]
-        out += [f"  {w:<{ww}}  {n:>5}  {na:<{wa}}  {nb}" for w, n, na, nb in cells]
+        out += [f"  {w:<{ww}}  {n:>5}  {na:<{wa}}  {nb}" for w, n, na, nb in texts]
         return out
 
 
