@@ -84,8 +84,8 @@ def check_output_file(path: str | os.PathLike[str], what: str | None = None) -> 
     such as ``"--json"``). Nothing is created or changed.
 
     Raises:
-        FileNotFoundError, NotADirectoryError, IsADirectoryError or PermissionError (all
-        ``OSError``), naming the path and what is wrong with it.
+        OSError: ``FileNotFoundError``, ``NotADirectoryError``, ``IsADirectoryError`` or
+            ``PermissionError``, naming the path and what is wrong with it.
 
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
