@@ -31,6 +31,7 @@ from .io import FORMATS, Embeddings, load
 from .report import (
     Comparison,
     _bad_rows,
+    _words,
     _words_text,
     check_output_dir,
     check_output_file,
@@ -442,10 +443,9 @@ def _run(
 
 def _outputs(result: Comparison, args: argparse.Namespace) -> None:
     print(result.format_text(show=args.show, width=_width()))
-    for w in result.warnings:
-        if args.quiet:
-            break
-        print(f"nnoverlap: warning: {w}", file=sys.stderr)
+    if not sys.stdout.isatty():  # the report went to a file: say it where it is seen
+        for w in result.warnings:
+            print(f"nnoverlap: warning: {w}", file=sys.stderr)
     if args.json:
         result.write_json(args.json, show=max(args.show, 10))
         _note(args, f"wrote {args.json}")
@@ -476,10 +476,11 @@ def run_compare(args: argparse.Namespace) -> int:
 # --- neighbors ---------------------------------------------------------------------------------
 
 
-def _usable_rows(e: Embeddings, args: argparse.Namespace) -> np.ndarray:
-    """Rows of ``e`` that can be neighbours: NaN/inf rows and (cosine) zero rows are an error
-    naming the words, or left out and listed with --drop-nonfinite / --drop-zero."""
+def _usable_rows(e: Embeddings, args: argparse.Namespace) -> tuple[np.ndarray, list[str]]:
+    """Rows of ``e`` that can be neighbours, and what was left out: NaN/inf rows and (cosine)
+    zero rows are an error naming the words, or left out with --drop-nonfinite / --drop-zero."""
     keep = np.ones(len(e), dtype=bool)
+    left_out: list[str] = []
     i = e.index(args.word)
     tests = [("nonfinite", args.drop_nonfinite, "--drop-nonfinite", "a NaN or infinite value")]
     if args.metric == "cosine":
@@ -500,8 +501,8 @@ def _usable_rows(e: Embeddings, args: argparse.Namespace) -> np.ndarray:
                 f"pass {flag} to leave them out{other}"
             )
         keep[rows] = False
-        _note(args, f"left out {len(words):,} words with {what}: {_words_text(words, 8)}")
-    return np.flatnonzero(keep)
+        left_out.append(f"left out {_words(len(words))} with {what}: {_words_text(words, 8)}")
+    return np.flatnonzero(keep), left_out
 
 
 def run_neighbors(args: argparse.Namespace) -> int:
@@ -513,7 +514,7 @@ def run_neighbors(args: argparse.Namespace) -> int:
         hint = f"; did you mean {', '.join(map(repr, folded))}?" if folded else ""
         raise UsageError(f"{args.word!r} is not among the {len(e):,} words of {args.file}{hint}")
     i = e.index(args.word)
-    keep = _usable_rows(e, args)
+    keep, left_out = _usable_rows(e, args)
     others = keep.size - 1
     if not 1 <= args.k <= others:
         left = f" ({len(e) - keep.size:,} left out)" if keep.size < len(e) else ""
@@ -542,6 +543,8 @@ def run_neighbors(args: argparse.Namespace) -> int:
         f"nearest neighbours of {args.word!r} in {args.file} "
         f"({len(e):,} words x {e.dim}, {args.metric}):"
     )
+    for line in left_out:
+        print(line)
     width = max([4] + [len(e.words[j]) for j, _ in found])
     print(f"  {'rank':>4}  {'word':<{width}}  {score}")
     for r, (j, s) in enumerate(found, 1):

@@ -305,7 +305,7 @@ class Comparison:
                 words = s.get(key) or []
                 if words:
                     shown = ", ".join(words[:8]) + (", ..." if len(words) > 8 else "")
-                    lines.append(f"left out {len(words):,} words with {what} in {name}: {shown}")
+                    lines.append(f"left out {_words(len(words))} with {what} in {name}: {shown}")
         if left_out:
             lines.append(f"compared: the other {self.n:,} words")
         for w in self.warnings:
@@ -378,6 +378,10 @@ def _bad_rows(vectors: np.ndarray, test: str, block: int = 65536) -> np.ndarray:
         bad = ~np.isfinite(chunk).all(axis=1) if test == "nonfinite" else ~chunk.any(axis=1)
         out.append(np.flatnonzero(bad) + s)
     return np.concatenate(out) if out else np.zeros(0, dtype=np.intp)
+
+
+def _words(n: int) -> str:
+    return f"{n:,} word" if n == 1 else f"{n:,} words"
 
 
 def _words_text(words: list[str], limit: int = 5) -> str:
