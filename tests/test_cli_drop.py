@@ -10,9 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import nnoverlap as nno
-from nnoverlap import Embeddings, _commands
+from nnoverlap import Embeddings, _commands, reference
 from nnoverlap.cli import main
 from nnoverlap.datasets import imagenet1k
 from nnoverlap.report import compare
@@ -158,3 +160,63 @@ def test_compare_function_drops_on_request_and_names_words_otherwise():
     assert c.rank_a.tolist() == [1, 3, 4]
     c = compare(e, e, k=[1], metric="l2", drop_nonfinite=True)  # zero rows are fine for l2
     assert c.words == ["a", "z", "c", "d"] and c.a["dropped_zero"] == []
+
+
+# --- property: dropping equals computing on what is left (pure-Python reference) -------------
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(5, 24),
+    d=st.integers(1, 4),
+    metric=st.sampled_from(["ip", "l2"]),
+    data=st.data(),
+)
+def test_drop_nonfinite_equals_the_reference_on_the_rows_left(seed, n, d, metric, data):
+    # Small integers: every score is exact, so the core equals the reference, ties included.
+    rng = np.random.default_rng(seed)
+    A = rng.integers(-3, 4, size=(n, d)).astype(np.float64)
+    B = rng.integers(-3, 4, size=(n, d + 1)).astype(np.float64)
+    bad_a = data.draw(st.sets(st.integers(0, n - 1), max_size=n // 3))
+    bad_b = data.draw(st.sets(st.integers(0, n - 1), max_size=n // 3))
+    for i in bad_a:
+        A[i, rng.integers(d)] = rng.choice([np.nan, np.inf, -np.inf])
+    for i in bad_b:
+        B[i, rng.integers(d + 1)] = np.nan
+    words = [f"w{i}" for i in range(n)]
+    order = rng.permutation(n)  # B lists the same words in another order
+    a = Embeddings(words, A)
+    b = Embeddings([words[i] for i in order], B[order])
+    kept = [i for i in range(n) if i not in bad_a | bad_b]
+    if len(kept) < 2:
+        with pytest.raises(ValueError, match="share only"):
+            compare(a, b, k=[1], metric=metric, drop_nonfinite=True)
+        return
+    k = data.draw(st.integers(1, len(kept) - 1))
+    c = compare(a, b, k=[k], metric=metric, drop_nonfinite=True)
+    assert c.words == [words[i] for i in kept]
+    assert c.a["dropped_nonfinite"] == [words[i] for i in sorted(bad_a)]
+    assert c.b["dropped_nonfinite"] == [words[i] for i in sorted(bad_b - bad_a)]  # A's order
+    assert c.rank_a.tolist() == [i + 1 for i in kept]
+    expected = reference.mnno(A[kept].tolist(), B[kept].tolist(), k, metric=metric)
+    assert float(c.mnno[0]) == expected
+
+
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(5, 24), data=st.data())
+def test_drop_zero_equals_the_reference_on_the_rows_left(seed, n, data):
+    rng = np.random.default_rng(seed)
+    A, B = rng.normal(size=(n, 3)), rng.normal(size=(n, 5))
+    zero_a = data.draw(st.sets(st.integers(0, n - 1), max_size=n // 3))
+    zero_b = data.draw(st.sets(st.integers(0, n - 1), max_size=n // 3))
+    A[sorted(zero_a)] = 0
+    B[sorted(zero_b)] = 0
+    words = [f"w{i}" for i in range(n)]
+    kept = [i for i in range(n) if i not in zero_a | zero_b]
+    if len(kept) < 2:
+        return
+    k = data.draw(st.integers(1, len(kept) - 1))
+    c = compare(Embeddings(words, A), Embeddings(words, B), k=[k], drop_zero=True)
+    assert c.words == [words[i] for i in kept]
+    assert c.a["dropped_zero"] == [words[i] for i in sorted(zero_a)]
+    assert c.b["dropped_zero"] == [words[i] for i in sorted(zero_b - zero_a)]
+    assert float(c.mnno[0]) == pytest.approx(reference.mnno(A[kept], B[kept], k), abs=1e-12)

@@ -12,6 +12,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import nnoverlap as nno
 from nnoverlap import Embeddings, _progress
@@ -58,6 +60,18 @@ def test_mnno_decimals_follow_the_chance_level():
     assert mnno_decimals(1 / 9_999) == 5
     assert mnno_decimals(1 / 59_999) == 6
     assert mnno_decimals(1 / 999_999) == 7
+
+
+@given(n=st.integers(2, 10**9), k=st.integers(1, 1000), times=st.floats(0.1, 1000))
+def test_mnno_is_printed_readably_beside_any_chance_level(n, k, times):
+    # At or above chance: two significant digits at least; down to a tenth of it: not zero.
+    k = min(k, n - 1)
+    chance = k / (n - 1)
+    value = min(1.0, times * chance)
+    digits = mnno_decimals(chance)
+    shown = f"{value:.{digits}f}".replace(".", "").lstrip("0")
+    assert len(shown) >= (2 if times >= 1 else 1) or value == 1.0, (n, k, value, digits)
+    assert digits >= 4
 
 
 def test_demo_table_keeps_four_decimals(capsys):
