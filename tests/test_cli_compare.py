@@ -201,7 +201,7 @@ def test_missing_file_exits_2(tmp_path, capsys):
 def test_k_too_large_exits_2(tmp_path, capsys):
     Embeddings(["a", "b", "c"], np.eye(3, dtype=np.float32)).save(tmp_path / "a.bin")
     rc, _, err = run(capsys, "compare", tmp_path / "a.bin", tmp_path / "a.bin", "-k", "5", "-q")
-    assert rc == 2 and "share only 3 words" in err and "k = 5 needs at least 6" in err
+    assert rc == 2 and "share only 3 words" in err and "-k 5 needs at least 6" in err
 
 
 def test_zero_vector_under_cosine_exits_2_naming_the_word(tmp_path, capsys):

@@ -65,6 +65,7 @@ _ADVICE: list[tuple[str, str]] = [
     (r"\blimit=", "--limit "),
     (r"\bthreads=", "--threads "),
     (r"\bfrequency_order=True", "--frequency-order yes"),
+    (r"\bk = (\d+) needs\b", r"-k \1 needs"),
     (r"\bonly k = 1 was computed", "only -k 1 was given (e.g. -k 1 10 50 draws it)"),
 ]
 
