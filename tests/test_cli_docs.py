@@ -104,3 +104,14 @@ def test_the_site_builds_with_warnings_as_errors(tmp_path):
     assert "--drop-nonfinite" in cli and "nnoverlap neighbors" in cli
     api = (tmp_path / "site" / "api" / "index.html").read_text(encoding="utf-8")
     assert "nnoverlap.mnno" in api and "&gt;&gt;&gt;" in api
+
+
+def test_readme_shows_the_demo_output_as_it_is(capsys):
+    from nnoverlap.cli import main
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```text\nnnoverlap demo:") + len("```text\n")
+    shown = readme[start : readme.index("```", start)]
+    assert "with `--show 3`" in readme
+    assert main(["demo", "--show", "3", "-q"]) == 0
+    assert capsys.readouterr().out == shown
