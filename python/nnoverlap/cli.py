@@ -12,11 +12,12 @@ import sys
 from collections.abc import Sequence
 
 from ._commands import DEMO_DESCRIPTION, UsageError, add_commands, add_demo_args, error_text
-from ._core import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``nnoverlap`` with all its subcommands."""
+    from . import __version__
+
     parser = argparse.ArgumentParser(
         prog="nnoverlap",
         description="Exact k-NN and nearest-neighbour overlap (mNNO) between embeddings.",

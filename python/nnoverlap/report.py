@@ -31,7 +31,6 @@ from typing import Any, Callable
 import numpy as np
 
 from . import _api, _progress
-from ._core import __version__
 from .io import Embeddings, align
 
 __all__ = [
@@ -245,6 +244,8 @@ class Comparison:
 
     def to_dict(self, show: int = 10) -> dict[str, Any]:
         """The summary written by ``--json``."""
+        from . import __version__
+
         return {
             "n": self.n,
             "metric": self.metric,
