@@ -389,7 +389,8 @@ def _load(
     if reader_drops:
         kwargs["drop_nonfinite"] = True
     try:
-        if args.drop_nonfinite and not reader_drops and _is_npy(path, args.format):
+        helpers = all(hasattr(io, f) for f in ("_words_path", "_read_words_file", "_dedupe"))
+        if args.drop_nonfinite and not reader_drops and helpers and _is_npy(path, args.format):
             e = _load_npy_keeping_nonfinite(path, words, args)
         else:
             with _progress.Bar(f"reading {path}", bars) as bar:
