@@ -327,9 +327,10 @@ def overlap(i: Any, j: Any, k: int | None = None) -> np.ndarray:
     """Per-row overlap |set(I_r[:k]) ∩ set(J_r[:k])| of two precomputed neighbour lists.
 
     Args:
-        i, j: (n, width) integer arrays, each row a neighbour list without repeats (for
+        i: (n, width) integer array, each row a neighbour list without repeats (for
             instance the ``indices`` of :func:`knn`, or of faiss). Negative entries (faiss'
             padding for missing results) are rejected.
+        j: (n, width) integer array, the other lists, alike.
         k: use the first k columns (default: all).
 
     Returns:
