@@ -333,8 +333,11 @@ mod tests {
                 let (bk, bi) = buf.clone().into_sorted();
                 assert_eq!(heap.into_sorted(), (bk.clone(), bi.clone()));
                 for row in 0..2 {
-                    let cands: Vec<(f32, u32)> =
-                        all.iter().filter(|c| c.0 == row).map(|c| (c.1, c.2)).collect();
+                    let cands: Vec<(f32, u32)> = all
+                        .iter()
+                        .filter(|c| c.0 == row)
+                        .map(|c| (c.1, c.2))
+                        .collect();
                     let want = brute(&cands, k);
                     let got: Vec<(f32, u32)> = bk[row * k..(row + 1) * k]
                         .iter()
