@@ -15,7 +15,7 @@ use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use crate::bindings::run_interruptible;
+use crate::bindings::{run_interruptible, to_pyerr};
 use crate::readers::{
     self, Detected, Duplicates, Format, Location, ReadError, ReadOptions, Table, Utf8Policy, Value,
     WriteError,
@@ -53,18 +53,6 @@ fn parse_format(format: &str) -> PyResult<Format> {
     format.parse().map_err(PyValueError::new_err)
 }
 
-fn thread_pool(threads: Option<usize>) -> PyResult<Option<rayon::ThreadPool>> {
-    match threads {
-        None => Ok(None),
-        Some(0) => Err(PyValueError::new_err("threads must be at least 1, got 0")),
-        Some(t) => rayon::ThreadPoolBuilder::new()
-            .num_threads(t)
-            .build()
-            .map(Some)
-            .map_err(|e| PyValueError::new_err(format!("cannot start worker threads: {e}"))),
-    }
-}
-
 type ReadOut<'py> = (Bound<'py, PyList>, Bound<'py, PyAny>, Option<usize>, usize);
 
 fn read_typed<'py, T: Value + numpy::Element>(
@@ -76,18 +64,15 @@ fn read_typed<'py, T: Value + numpy::Element>(
     threads: Option<usize>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<ReadOut<'py>> {
-    let pool = thread_pool(threads)?;
-    let outcome = run_interruptible(py, progress, |ctl| {
-        let run = || readers::read::<T>(data, format, &opts, ctl);
-        let result = match &pool {
-            Some(pool) => pool.install(run),
-            None => run(),
-        };
-        match result {
+    // Never rayon's global pool: it does not survive a fork (see `crate::pool`).
+    let pool = crate::pool::pool(threads).map_err(to_pyerr)?;
+    let outcome = run_interruptible(py, "load", progress, |ctl| {
+        match pool.install(|| readers::read::<T>(data, format, &opts, ctl)) {
             Err(ReadError::Interrupted) => Err(crate::Error::Interrupted),
             other => Ok(other),
         }
-    })?;
+    })?
+    .map_err(to_pyerr)?;
     let table: Table<T> = match outcome {
         Ok(table) => table,
         Err(ReadError::Format { location, message }) => {
@@ -222,7 +207,8 @@ fn write_typed<T: Value + numpy::Element>(
         .map_err(|_| PyValueError::new_err("vectors must be C-contiguous"))?;
     let shown = path.display().to_string();
     let mut out = LazyFile { path, file: None };
-    py.detach(|| readers::write(&mut out, words, values, dim, format, precision))
+    let pool = crate::pool::pool(None).map_err(to_pyerr)?;
+    py.detach(|| pool.install(|| readers::write(&mut out, words, values, dim, format, precision)))
         .map_err(|e| match e {
             WriteError::Invalid(m) => PyValueError::new_err(m),
             WriteError::Io(e) => PyOSError::new_err(format!("{shown}: {e}")),

@@ -34,7 +34,8 @@ pub trait KeyFn<T>: Copy {
 /// Inner product: the key is the dot product.
 #[derive(Clone, Copy)]
 pub struct DotKey;
-/// Cosine: `dot * (inv_norm_a * inv_norm_b)`.
+/// Cosine: the dot product of unit rows (see [`crate::prep`]), clamped to [-1, 1] (rounding
+/// can take it slightly past; a clamped duplicate then ties with the row itself).
 #[derive(Clone, Copy)]
 pub struct CosineKey;
 /// Euclidean: minus the squared distance `(sq_a + sq_b) - 2 dot`, clamped at zero (rounding
@@ -50,14 +51,37 @@ impl<T: Real> KeyFn<T> for DotKey {
 }
 impl<T: Real> KeyFn<T> for CosineKey {
     #[inline(always)]
-    fn key(dot: T, a: T, b: T) -> T {
-        dot * (a * b)
+    fn key(dot: T, _: T, _: T) -> T {
+        cosine_key(dot)
     }
 }
 impl<T: Real> KeyFn<T> for L2Key {
     #[inline(always)]
     fn key(dot: T, a: T, b: T) -> T {
-        -(((a + b) - (dot + dot)).max(T::ZERO))
+        l2_key(dot, a, b)
+    }
+}
+
+/// The cosine key of a dot product of unit rows.
+#[inline(always)]
+pub fn cosine_key<T: Real>(dot: T) -> T {
+    dot.max(-T::ONE).min(T::ONE)
+}
+
+/// The Euclidean key (minus the squared distance) from a dot product and both squared norms.
+#[inline(always)]
+pub fn l2_key<T: Real>(dot: T, sq_a: T, sq_b: T) -> T {
+    -(((sq_a + sq_b) - (dot + dot)).max(T::ZERO))
+}
+
+/// The dot product of `a` and `b` summed exactly as the tile kernel sums each pair: one
+/// chain `acc = a[k] * b[k] + acc` for k = 0..d, fused (one rounding per step) when
+/// `fused`, as [`fused`] says the kernel is. Symmetric in `a` and `b`.
+pub fn dot_chain<T: Real>(a: &[T], b: &[T], fused: bool) -> T {
+    if fused {
+        T::dot_fused(a, b)
+    } else {
+        a.iter().zip(b).fold(T::ZERO, |acc, (&x, &y)| acc + x * y)
     }
 }
 
@@ -113,6 +137,9 @@ pub trait Kernel: Sized + Copy {
         b_thr: &mut [Self],
         sink: &mut S,
     );
+
+    /// The fused dot-product chain of [`dot_chain`], with hardware FMA where the kernel has it.
+    fn dot_fused(a: &[Self], b: &[Self]) -> Self;
 }
 
 #[inline(always)]
@@ -216,12 +243,41 @@ fn tile_impl<
     }
 }
 
-/// Whether this CPU runs the AVX2 + FMA build of the kernels (checked once).
+/// Whether `NNOVERLAP_KERNEL=portable` asks for the portable kernel (read once).
+fn portable_forced() -> bool {
+    use std::sync::OnceLock;
+    static FORCED: OnceLock<bool> = OnceLock::new();
+    *FORCED.get_or_init(|| {
+        std::env::var("NNOVERLAP_KERNEL").is_ok_and(|v| v.trim().eq_ignore_ascii_case("portable"))
+    })
+}
+
+/// Whether this CPU runs the AVX2 + FMA build of the kernels (checked once), unless
+/// `NNOVERLAP_KERNEL=portable` forces the portable build.
 #[cfg(target_arch = "x86_64")]
 fn has_avx2_fma() -> bool {
     use std::sync::OnceLock;
     static HAS: OnceLock<bool> = OnceLock::new();
-    *HAS.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+    *HAS.get_or_init(|| {
+        !portable_forced() && is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+    })
+}
+
+/// Whether the kernel in use sums each dot product with fused multiply-adds.
+pub fn fused() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        has_avx2_fma()
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        true
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        let _ = portable_forced;
+        false
+    }
 }
 
 /// Name of the kernel build this CPU uses, for benchmark reports.
@@ -230,6 +286,9 @@ pub fn kernel_name() -> &'static str {
     {
         if has_avx2_fma() {
             return "avx2+fma";
+        }
+        if portable_forced() {
+            return "portable (x86-64 baseline, no fma; forced by NNOVERLAP_KERNEL)";
         }
         "portable (x86-64 baseline, no fma)"
     }
@@ -244,7 +303,13 @@ pub fn kernel_name() -> &'static str {
 }
 
 macro_rules! impl_kernel {
-    ($t:ty, $mr:literal, $nr:literal, $avx2:ident) => {
+    ($t:ty, $mr:literal, $nr:literal, $avx2:ident, $chain:ident) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn $chain(a: &[$t], b: &[$t]) -> $t {
+            a.iter().zip(b).fold(0.0, |acc, (&x, &y)| x.mul_add(y, acc))
+        }
+
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2,fma")]
         unsafe fn $avx2<K: KeyFn<$t>, S: Sink<$t>>(
@@ -288,14 +353,26 @@ macro_rules! impl_kernel {
                     tile_impl::<$t, K, S, $mr, $nr, false>(t, a_thr, b_thr, sink)
                 }
             }
+
+            fn dot_fused(a: &[Self], b: &[Self]) -> Self {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    if has_avx2_fma() {
+                        // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
+                        return unsafe { $chain(a, b) };
+                    }
+                }
+                // Correctly rounded in software where the CPU has no FMA.
+                a.iter().zip(b).fold(0.0, |acc, (&x, &y)| x.mul_add(y, acc))
+            }
         }
     };
 }
 
 // 6 x 16 f32 and 6 x 8 f64: 12 accumulator registers of 256 bits, plus the B row and an A
 // broadcast, within AVX2's 16.
-impl_kernel!(f32, 6, 16, tile_f32_avx2);
-impl_kernel!(f64, 6, 8, tile_f64_avx2);
+impl_kernel!(f32, 6, 16, tile_f32_avx2, dot_f32_fma);
+impl_kernel!(f64, 6, 8, tile_f64_avx2, dot_f64_fma);
 
 /// Packs rows `x` (`rows x d`, row-major) into zero-padded panels of `panel` rows,
 /// interleaved k-major: `out[(p * d + k) * panel + i] = x[p * panel + i][k]`.

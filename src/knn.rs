@@ -18,10 +18,13 @@ use std::sync::Mutex;
 use rayon::prelude::*;
 
 use crate::control::Control;
-use crate::error::{invalid, Error, Result};
+use crate::error::{invalid, try_vec, Error, Result};
 use crate::kernel::{pack, CosineKey, DotKey, L2Key, Sink, Tile, COL_SIDE, ROW_SIDE};
-use crate::matrix::{squared_norms, Matrix, Real};
+use crate::matrix::{Matrix, Real};
 use crate::metric::Metric;
+use crate::pool;
+pub use crate::prep::Params;
+use crate::prep::Prepared;
 use crate::topk::{merge_sorted, TopK};
 
 /// Rows per block on each side of a tile, at most. Each tile packs its base-side block afresh
@@ -54,7 +57,7 @@ pub struct KnnOptions {
     pub metric: Metric,
     /// Self-join only: each row is its own first neighbour, followed by its k - 1 nearest others.
     pub include_self: bool,
-    /// Worker threads; `None` uses rayon's default (`RAYON_NUM_THREADS`, else all cores).
+    /// Worker threads; `None` uses `RAYON_NUM_THREADS`, else all cores (see [`pool`]).
     pub threads: Option<usize>,
     /// Rows per block; 0 (the default) chooses with [`auto_block`]. Changes speed only,
     /// never the result.
@@ -81,27 +84,6 @@ pub struct Neighbors<T> {
     /// Cosine similarity, inner product, or Euclidean distance, as the metric defines.
     pub scores: Vec<T>,
     pub indices: Vec<i64>,
-}
-
-/// A set prepared for one metric: the rows, plus what the metric needs per row
-/// (inverse norms for cosine, squared norms for Euclidean).
-struct Prepared<'a, T> {
-    x: Matrix<'a, T>,
-    aux: Vec<T>,
-}
-
-impl<'a, T: Real> Prepared<'a, T> {
-    fn new(x: Matrix<'a, T>, metric: Metric) -> Self {
-        let aux = match metric {
-            Metric::InnerProduct => Vec::new(),
-            Metric::Euclidean => squared_norms(&x),
-            Metric::Cosine => squared_norms(&x)
-                .into_iter()
-                .map(|s| s.sqrt().recip())
-                .collect(),
-        };
-        Self { x, aux }
-    }
 }
 
 /// Work buffers of one thread: the packed panels and per-row factors of the current
@@ -143,12 +125,14 @@ impl<T: Real> Workspace<T> {
 
     fn get(&self) -> std::sync::MutexGuard<'_, Work<T>> {
         let i = rayon::current_thread_index().unwrap_or(0) % self.0.len();
-        self.0[i].lock().expect("work buffer lock poisoned")
+        // A poisoned lock only means another task panicked; the buffers are rewritten anyway.
+        self.0[i].lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-/// Packs rows `r0..r1` of `x` into panels of `panel` rows, and their per-row factors into
-/// `aux` padded with zeros to whole panels (factors of padded rows are never used).
+/// Packs rows `r0..r1` of `x`, prepared for the metric, into panels of `panel` rows, and
+/// their per-row factors into `aux` padded with zeros to whole panels (factors of padded rows
+/// are never used).
 fn pack_side<T: Real>(
     x: &Prepared<'_, T>,
     (r0, r1): (usize, usize),
@@ -157,13 +141,9 @@ fn pack_side<T: Real>(
     aux: &mut Vec<T>,
 ) {
     let rows = r1 - r0;
-    pack(
-        x.x.slice_rows(r0, r1).data(),
-        rows,
-        x.x.cols(),
-        panel,
-        packed,
-    );
+    let d = x.x.cols();
+    pack(x.x.slice_rows(r0, r1).data(), rows, d, panel, packed);
+    x.transform_packed(r0, rows, panel, packed);
     aux.clear();
     if !x.aux.is_empty() {
         aux.extend_from_slice(&x.aux[r0..r1]);
@@ -185,7 +165,7 @@ struct RowSink<'a, T> {
     top: &'a mut TopK<T>,
     first_row: usize,
     first_col: u32,
-    skip: Option<(u32, u32)>,
+    skip: Option<(usize, usize)>,
 }
 
 impl<T: Real> Sink<T> for RowSink<'_, T> {
@@ -198,9 +178,7 @@ impl<T: Real> Sink<T> for RowSink<'_, T> {
     #[inline]
     fn offer(&mut self, row: usize, col: usize, key: T, _sides: u8) -> (T, T) {
         let r = self.first_row + row;
-        let same = self
-            .skip
-            .is_some_and(|(ro, co)| row as u32 + ro == col as u32 + co);
+        let same = self.skip.is_some_and(|(ro, co)| row + ro == col + co);
         if !same {
             self.top.push(r, key, self.first_col + col as u32);
         }
@@ -209,44 +187,46 @@ impl<T: Real> Sink<T> for RowSink<'_, T> {
 }
 
 /// Sends the candidates of an off-diagonal self-join tile `(I, J)` to both sides: row r of
-/// `I` gains candidate `j0 + c`, row c of `J` gains candidate `i0 + r`.
+/// `I` (row `ri + r` of `top_i`) gains candidate `j0 + c`, row c of `J` (row `rj + c` of
+/// `top_j`) gains candidate `i0 + r`.
 struct PairSink<'a, T> {
     top_i: &'a mut TopK<T>,
     top_j: &'a mut TopK<T>,
+    ri: usize,
+    rj: usize,
     i0: u32,
     j0: u32,
 }
 
 impl<T: Real> Sink<T> for PairSink<'_, T> {
     fn row_threshold(&self, row: usize) -> T {
-        self.top_i.threshold(row)
+        self.top_i.threshold(self.ri + row)
     }
     fn col_threshold(&self, col: usize) -> T {
-        self.top_j.threshold(col)
+        self.top_j.threshold(self.rj + col)
     }
     #[inline]
     fn offer(&mut self, row: usize, col: usize, key: T, sides: u8) -> (T, T) {
+        let (r, c) = (self.ri + row, self.rj + col);
         if sides & ROW_SIDE != 0 {
-            self.top_i.push(row, key, self.j0 + col as u32);
+            self.top_i.push(r, key, self.j0 + col as u32);
         }
         if sides & COL_SIDE != 0 {
-            self.top_j.push(col, key, self.i0 + row as u32);
+            self.top_j.push(c, key, self.i0 + row as u32);
         }
-        (self.top_i.threshold(row), self.top_j.threshold(col))
+        (self.top_i.threshold(r), self.top_j.threshold(c))
     }
 }
 
 /// Packs query rows `q0..q1` (unless `work` holds block `a_block` already) and base rows
-/// `b0..b1`, takes both sides' thresholds from `sink`, and runs the tile kernel of `metric`,
-/// offering candidates to `sink`.
+/// `b0..b1`, takes both sides' thresholds from `sink`, and runs the tile kernel of the
+/// metric, offering candidates to `sink`.
 ///
-/// Every key is a symmetric function of the pair: the dot product is the same FMA chain
-/// whichever side a row is on (see [`crate::kernel`]), and the per-row factors combine
-/// commutatively (`inv_i * inv_j`, `sq_i + sq_j`), so `key(i, j) == key(j, i)` bit for bit,
-/// whatever the tiling. That makes the symmetric self-join agree exactly with the query path.
-#[allow(clippy::too_many_arguments)]
+/// Every key is a symmetric function of the pair: the dot product of the prepared rows is the
+/// same FMA chain whichever side a row is on (see [`crate::kernel`]), and the per-row factors
+/// combine commutatively (`sq_i + sq_j`), so `key(i, j) == key(j, i)` bit for bit, whatever
+/// the tiling. That makes the symmetric self-join agree exactly with the query path.
 fn run_tile<T: Real, S: Sink<T>>(
-    metric: Metric,
     (q, (q0, q1), a_block): (&Prepared<'_, T>, (usize, usize), usize),
     (b, (b0, b1)): (&Prepared<'_, T>, (usize, usize)),
     work: &mut Work<T>,
@@ -273,29 +253,10 @@ fn run_tile<T: Real, S: Sink<T>>(
         b_aux: &work.b_aux,
     };
     let (at, bt) = (&mut work.a_thr, &mut work.b_thr);
-    match metric {
+    match q.params.metric {
         Metric::InnerProduct => T::tile::<DotKey, S>(&tile, at, bt, sink),
         Metric::Cosine => T::tile::<CosineKey, S>(&tile, at, bt, sink),
         Metric::Euclidean => T::tile::<L2Key, S>(&tile, at, bt, sink),
-    }
-}
-
-/// Turns a ranking key back into the metric's score.
-#[inline]
-pub fn key_to_score<T: Real>(metric: Metric, key: T) -> T {
-    match metric {
-        Metric::Euclidean => (-key).sqrt(),
-        _ => key,
-    }
-}
-
-/// Turns a score into the key the top-k structures rank by (inverse of [`key_to_score`] for
-/// finite scores).
-#[inline]
-pub fn score_to_key<T: Real>(metric: Metric, score: T) -> T {
-    match metric {
-        Metric::Euclidean => -(score * score),
-        _ => score,
     }
 }
 
@@ -303,14 +264,27 @@ fn block_range(b: usize, block: usize, n: usize) -> (usize, usize) {
     (b * block, ((b + 1) * block).min(n))
 }
 
+/// Row indices are stored as `u32`: at most `u32::MAX - 1` rows (`u32::MAX` marks an empty
+/// slot), and every global offset plus block size must stay below that.
 fn check_rows(rows: usize) -> Result<()> {
-    if rows > u32::MAX as usize {
+    if rows >= u32::MAX as usize {
         return Err(invalid!(
             "at most {} rows are supported, got {rows}",
-            u32::MAX
+            u32::MAX - 1
         ));
     }
     Ok(())
+}
+
+/// `offset + rows` as a valid global row range, or an error naming what overflowed.
+fn check_offset(offset: usize, rows: usize, what: &str) -> Result<u32> {
+    match offset.checked_add(rows) {
+        Some(end) if end < u32::MAX as usize => Ok(offset as u32),
+        _ => Err(invalid!(
+            "{what}: offset {offset} plus {rows} rows passes the largest row index {}",
+            u32::MAX - 2
+        )),
+    }
 }
 
 /// The block size of a run over `rows` rows: the caller's, or [`auto_block`] for the current
@@ -320,17 +294,6 @@ fn block_for(opts: &KnnOptions, rows: usize) -> usize {
         0 => auto_block(rows, rayon::current_num_threads()),
         b => b,
     }
-}
-
-fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
-    if threads == Some(0) {
-        return Err(invalid!("threads must be at least 1, got 0"));
-    }
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.unwrap_or(0))
-        .thread_name(|i| format!("nnoverlap-{i}"))
-        .build()
-        .map_err(|e| invalid!("cannot start worker threads: {e}"))
 }
 
 /// The number of rounds of a symmetric self-join over `nb` blocks; see [`round`].
@@ -366,21 +329,34 @@ fn round(nb: usize, r: usize) -> Vec<(usize, usize)> {
     out
 }
 
+/// Per-block top-k structures of `n` rows in blocks of `block`, allocated fallibly.
+fn block_tops<T: Real>(n: usize, block: usize, k: usize) -> Result<Vec<TopK<T>>> {
+    (0..n.div_ceil(block))
+        .map(|b| {
+            let (b0, b1) = block_range(b, block, n);
+            TopK::try_new(b1 - b0, k)
+        })
+        .collect()
+}
+
+/// Locks a top-k, whether or not another task panicked while holding it (the panic itself is
+/// reported; the data is not used after one).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Top-k of every row of a self-join, self excluded, per block of `block` rows.
 fn self_join_keys<T: Real>(
     x: &Prepared<'_, T>,
-    metric: Metric,
     k: usize,
     block: usize,
     ctl: &Control,
 ) -> Result<Vec<TopK<T>>> {
     let n = x.x.rows();
     let nb = n.div_ceil(block);
-    let tops: Vec<Mutex<TopK<T>>> = (0..nb)
-        .map(|b| {
-            let (b0, b1) = block_range(b, block, n);
-            Mutex::new(TopK::new(b1 - b0, k))
-        })
+    let tops: Vec<Mutex<TopK<T>>> = block_tops(n, block, k)?
+        .into_iter()
+        .map(Mutex::new)
         .collect();
     ctl.add_total((nb * (nb + 1) / 2) as u64);
     let space = Workspace::new();
@@ -394,8 +370,7 @@ fn self_join_keys<T: Real>(
             let (i0, i1) = block_range(bi, block, n);
             let (j0, j1) = block_range(bj, block, n);
             let mut work = space.get();
-            let lock = |b: usize| tops[b].lock().expect("top-k lock poisoned");
-            let mut top_i = lock(bi);
+            let mut top_i = lock(&tops[bi]);
             let tiles = ((x, (i0, i1), bi), (x, (j0, j1)));
             if bi == bj {
                 let mut sink = RowSink {
@@ -404,15 +379,17 @@ fn self_join_keys<T: Real>(
                     first_col: j0 as u32,
                     skip: Some((0, 0)),
                 };
-                run_tile(metric, tiles.0, tiles.1, &mut work, &mut sink);
+                run_tile(tiles.0, tiles.1, &mut work, &mut sink);
             } else {
                 let mut sink = PairSink {
                     top_i: &mut top_i,
-                    top_j: &mut lock(bj),
+                    top_j: &mut lock(&tops[bj]),
+                    ri: 0,
+                    rj: 0,
                     i0: i0 as u32,
                     j0: j0 as u32,
                 };
-                run_tile(metric, tiles.0, tiles.1, &mut work, &mut sink);
+                run_tile(tiles.0, tiles.1, &mut work, &mut sink);
             }
             ctl.add_done(1);
         });
@@ -422,7 +399,7 @@ fn self_join_keys<T: Real>(
     }
     Ok(tops
         .into_iter()
-        .map(|m| m.into_inner().expect("top-k lock poisoned"))
+        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
         .collect())
 }
 
@@ -430,7 +407,6 @@ fn self_join_keys<T: Real>(
 fn query_keys<T: Real>(
     q: &Prepared<'_, T>,
     b: &Prepared<'_, T>,
-    metric: Metric,
     k: usize,
     block: usize,
     ctl: &Control,
@@ -439,11 +415,11 @@ fn query_keys<T: Real>(
     let (qblocks, bblocks) = (nq.div_ceil(block), nbase.div_ceil(block));
     ctl.add_total((qblocks * bblocks) as u64);
     let space = Workspace::new();
-    let tops: Vec<TopK<T>> = (0..qblocks)
+    let tops: Vec<TopK<T>> = block_tops(nq, block, k)?
         .into_par_iter()
-        .map(|qb| {
+        .enumerate()
+        .map(|(qb, mut top)| {
             let (i0, i1) = block_range(qb, block, nq);
-            let mut top = TopK::new(i1 - i0, k);
             for bb in 0..bblocks {
                 if ctl.is_cancelled() {
                     break;
@@ -456,7 +432,6 @@ fn query_keys<T: Real>(
                     skip: None,
                 };
                 run_tile(
-                    metric,
                     (q, (i0, i1), qb),
                     (b, (j0, j1)),
                     &mut space.get(),
@@ -473,17 +448,30 @@ fn query_keys<T: Real>(
     Ok(tops)
 }
 
+/// The result arrays (scores, indices) of `rows x k`.
+type Output<T> = (Vec<T>, Vec<i64>);
+
+/// Allocates the result arrays before any work starts, so that a request that cannot fit
+/// fails at once with [`Error::OutOfMemory`].
+fn alloc_output<T: Real>(rows: usize, k: usize) -> Result<Output<T>> {
+    let len = crate::error::checked_len(rows, k, 8, "the neighbour lists")?;
+    Ok((
+        try_vec(len, T::ZERO, "the neighbour scores")?,
+        try_vec(len, 0i64, "the neighbour indices")?,
+    ))
+}
+
 /// Writes per-block top-k results into the output, best first, with scores in the metric's
 /// units; when `self_first`, column 0 of each row is the row itself with `self_score(row)`.
+/// Fails (never returns the empty-slot index) if a row holds fewer candidates than it must.
 fn assemble<T: Real>(
     blocks: Vec<TopK<T>>,
-    rows: usize,
+    (mut scores, mut indices): Output<T>,
     k: usize,
-    metric: Metric,
+    params: &Params<T>,
     self_first: Option<&(dyn Fn(usize) -> T + Sync)>,
-) -> Neighbors<T> {
-    let mut scores = vec![T::ZERO; rows * k];
-    let mut indices = vec![0i64; rows * k];
+) -> Result<Neighbors<T>> {
+    let rows = indices.len() / k.max(1);
     let offset = usize::from(self_first.is_some());
     let mut starts = Vec::with_capacity(blocks.len());
     let mut acc = 0;
@@ -491,7 +479,11 @@ fn assemble<T: Real>(
         starts.push(acc);
         acc += b.rows();
     }
-    debug_assert_eq!(acc, rows);
+    if acc != rows {
+        return Err(Error::Internal(format!(
+            "blocks hold {acc} rows, expected {rows}"
+        )));
+    }
     // Split the outputs at block boundaries so that blocks fill their rows in parallel.
     let mut s_parts = Vec::with_capacity(blocks.len());
     let mut i_parts = Vec::with_capacity(blocks.len());
@@ -504,13 +496,17 @@ fn assemble<T: Real>(
         s_rest = sr;
         i_rest = ir;
     }
-    blocks
+    let short: Option<(usize, usize)> = blocks
         .into_par_iter()
         .zip(s_parts)
         .zip(i_parts)
         .zip(starts)
-        .for_each(|(((top, s_out), i_out), start)| {
+        .map(|(((top, s_out), i_out), start)| {
             let kk = top.k();
+            let filled: Vec<usize> = (0..top.rows()).map(|r| top.filled(r)).collect();
+            if let Some(r) = filled.iter().position(|&f| f < kk) {
+                return Some((start + r, filled[r] + offset));
+            }
             let (keys, idx) = top.into_sorted();
             for r in 0..s_out.len() / k.max(1) {
                 let (so, io) = (
@@ -522,23 +518,30 @@ fn assemble<T: Real>(
                     io[0] = (start + r) as i64;
                 }
                 for c in 0..kk {
-                    so[offset + c] = key_to_score(metric, keys[r * kk + c]);
+                    so[offset + c] = params.key_to_score(keys[r * kk + c]);
                     io[offset + c] = idx[r * kk + c] as i64;
                 }
             }
-        });
-    Neighbors {
+            None
+        })
+        .reduce(|| None, |a, b| a.or(b));
+    if let Some((row, got)) = short {
+        return Err(Error::Internal(format!(
+            "row {row} received {got} of its k = {k} neighbours"
+        )));
+    }
+    Ok(Neighbors {
         rows,
         k,
         scores,
         indices,
-    }
+    })
 }
 
 /// Exact k nearest neighbours of every row of `x` among the other rows (self-join).
 ///
-/// Errors: `k` outside `1..=n-1`, fewer than 2 rows, `threads == Some(0)`, or cancellation.
-/// The input must be finite, and free of zero rows under cosine (the Python layer checks).
+/// Errors: `k` outside `1..=n-1`, fewer than 2 rows, a row the metric cannot use
+/// ([`Error::InvalidRow`]), a bad thread count, allocation failure, or cancellation.
 pub fn knn_self<T: Real>(
     x: Matrix<'_, T>,
     opts: &KnnOptions,
@@ -556,85 +559,94 @@ pub fn knn_self<T: Real>(
             opts.k
         ));
     }
-    let pool = thread_pool(opts.threads)?;
-    let metric = opts.metric;
-    pool.install(|| {
-        let prepared = Prepared::new(x, metric);
-        let others = if opts.include_self {
-            opts.k - 1
-        } else {
-            opts.k
-        };
+    pool::install(opts.threads, || {
+        let out = alloc_output::<T>(n, opts.k)?;
+        let params = Params::for_set(&x, opts.metric)?;
+        let prepared = Prepared::new(x, &params)?;
+        let others = opts.k - usize::from(opts.include_self);
         let block = block_for(opts, n);
         let blocks = if others == 0 {
-            (0..n.div_ceil(block))
-                .map(|b| {
-                    let (b0, b1) = block_range(b, block, n);
-                    TopK::new(b1 - b0, 0)
-                })
-                .collect()
+            block_tops(n, block, 0)?
         } else {
-            self_join_keys(&prepared, metric, others, block, ctl)?
+            self_join_keys(&prepared, others, block, ctl)?
         };
-        if opts.include_self {
-            let norms = match metric {
-                Metric::InnerProduct => squared_norms(&x),
-                _ => Vec::new(),
-            };
-            let self_score = |i: usize| match metric {
-                Metric::Cosine => T::ONE,
-                Metric::Euclidean => T::ZERO,
-                Metric::InnerProduct => norms[i],
-            };
-            Ok(assemble(blocks, n, opts.k, metric, Some(&self_score)))
-        } else {
-            Ok(assemble(blocks, n, opts.k, metric, None))
+        if !opts.include_self {
+            return assemble(blocks, out, opts.k, &params, None);
         }
-    })
+        // The row itself, scored exactly as any other pair would be (so that a duplicate row
+        // ties with it): cosine 1 (every other key is clamped to at most 1), Euclidean 0.
+        let self_score = |i: usize| match params.metric {
+            Metric::Cosine => T::ONE,
+            Metric::Euclidean => T::ZERO,
+            Metric::InnerProduct => {
+                let mut bufs = (Vec::new(), Vec::new());
+                params.key_to_score(prepared.pair_key(i, &prepared, i, &mut bufs))
+            }
+        };
+        assemble(blocks, out, opts.k, &params, Some(&self_score))
+    })?
 }
 
 /// Exact k nearest neighbours of every row of `queries` among all rows of `base`.
+/// [`Error::InvalidRow`] errors come back as `(true, error)` for a query row and
+/// `(false, error)` for a base row through [`knn_query_sides`]; this function drops the side.
 pub fn knn_query<T: Real>(
     queries: Matrix<'_, T>,
     base: Matrix<'_, T>,
     opts: &KnnOptions,
     ctl: &Control,
 ) -> Result<Neighbors<T>> {
-    check_rows(queries.rows().max(base.rows()))?;
+    knn_query_sides(queries, base, opts, ctl).map_err(|(_, e)| e)
+}
+
+/// [`knn_query`], telling which set an invalid row is in (`true`: queries).
+pub fn knn_query_sides<T: Real>(
+    queries: Matrix<'_, T>,
+    base: Matrix<'_, T>,
+    opts: &KnnOptions,
+    ctl: &Control,
+) -> std::result::Result<Neighbors<T>, (bool, Error)> {
+    let plain = |e: Error| (false, e);
+    check_rows(queries.rows().max(base.rows())).map_err(plain)?;
     if queries.cols() != base.cols() {
-        return Err(invalid!(
+        return Err(plain(invalid!(
             "queries and base must have the same dimension: queries ({}, {}), base ({}, {})",
             queries.rows(),
             queries.cols(),
             base.rows(),
             base.cols()
-        ));
+        )));
     }
     if opts.include_self {
-        return Err(invalid!(
+        return Err(plain(invalid!(
             "include_self applies to a self-join only, not to queries against a base"
-        ));
+        )));
     }
     if opts.k < 1 || opts.k > base.rows() {
-        return Err(invalid!(
+        return Err(plain(invalid!(
             "k must satisfy 1 <= k <= {} (the number of base rows), got {}",
             base.rows(),
             opts.k
-        ));
+        )));
     }
-    let pool = thread_pool(opts.threads)?;
-    let metric = opts.metric;
-    pool.install(|| {
-        let q = Prepared::new(queries, metric);
-        let b = Prepared::new(base, metric);
-        let block = block_for(opts, queries.rows());
-        let blocks = query_keys(&q, &b, metric, opts.k, block, ctl)?;
-        Ok(assemble(blocks, queries.rows(), opts.k, metric, None))
+    pool::install(opts.threads, || {
+        let params = Params::for_query(&queries, &base, opts.metric)?;
+        let run = || -> Result<Neighbors<T>> {
+            let out = alloc_output::<T>(queries.rows(), opts.k)?;
+            let q = Prepared::new(queries, &params)?;
+            let b = Prepared::new(base, &params)?;
+            let block = block_for(opts, queries.rows());
+            let blocks = query_keys(&q, &b, opts.k, block, ctl)?;
+            assemble(blocks, out, opts.k, &params, None)
+        };
+        run().map_err(plain)
     })
+    .map_err(plain)?
 }
 
 /// A partial top-k: for each query row, its best candidates among some base rows, sorted best
-/// first, as ranking keys (see [`score_to_key`]) and global base indices.
+/// first, as ranking keys of prepared rows and global base indices (`u32::MAX` pads rows
+/// that saw fewer than k candidates).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartialTopK<T> {
     pub rows: usize,
@@ -643,70 +655,158 @@ pub struct PartialTopK<T> {
     pub indices: Vec<u32>,
 }
 
+impl<T: Real> PartialTopK<T> {
+    fn from_topk(top: TopK<T>) -> Self {
+        let (rows, k) = (top.rows(), top.k());
+        let (keys, indices) = top.into_sorted();
+        Self {
+            rows,
+            k,
+            keys,
+            indices,
+        }
+    }
+}
+
+/// Runs `f` over the tiles of `rows_a x rows_b` in blocks of `block` rows, in order.
+fn for_tiles(
+    rows_a: usize,
+    rows_b: usize,
+    block: usize,
+    mut f: impl FnMut((usize, usize), (usize, usize)),
+) {
+    for i0 in (0..rows_a).step_by(block) {
+        for j0 in (0..rows_b).step_by(block) {
+            f(
+                (i0, (i0 + block).min(rows_a)),
+                (j0, (j0 + block).min(rows_b)),
+            );
+        }
+    }
+}
+
 /// Building block for scale-out: the top-k of a block of query rows against a block of base
-/// rows, single-threaded. `base_offset` is the global index of `base`'s first row; when
+/// rows, on the calling thread. `params` are those of the whole run ([`Params::for_set`] or
+/// [`Params::for_query`] of the full sets), so that keys agree with [`knn_self`] and
+/// [`knn_query`] bit for bit. `base_offset` is the global index of `base`'s first row; when
 /// `query_offset` is given, queries and base share one index space (a self-join split into
 /// blocks) and the candidate with the query's own global index is skipped.
 /// Combine results over disjoint base blocks with [`merge_partial`], then [`finish_partial`].
 pub fn block_topk<T: Real>(
     queries: Matrix<'_, T>,
     base: Matrix<'_, T>,
-    base_offset: u32,
-    query_offset: Option<u32>,
+    base_offset: usize,
+    query_offset: Option<usize>,
     k: usize,
-    metric: Metric,
+    params: &Params<T>,
 ) -> Result<PartialTopK<T>> {
-    if queries.cols() != base.cols() {
-        return Err(invalid!(
-            "queries and base must have the same dimension: {} vs {}",
-            queries.cols(),
-            base.cols()
-        ));
+    check_dims(&queries, &base, params)?;
+    let b_off = check_offset(base_offset, base.rows(), "base block")?;
+    if let Some(qo) = query_offset {
+        check_offset(qo, queries.rows(), "query block")?;
     }
-    let q = Prepared::new(queries, metric);
-    let b = Prepared::new(base, metric);
+    let q = Prepared::new(queries, params)?;
+    let b = Prepared::new(base, params)?;
     let (nq, nb) = (queries.rows(), base.rows());
-    let mut top = TopK::new(nq, k);
+    let mut top = TopK::try_new(nq, k)?;
     let mut work = Work::new();
     let block = auto_block(nq.max(nb), 1);
-    for i0 in (0..nq).step_by(block) {
-        let i1 = (i0 + block).min(nq);
-        for j0 in (0..nb).step_by(block) {
-            let j1 = (j0 + block).min(nb);
-            // Skip the pair whose global indices agree: query_offset + i0 + r == base_offset
-            // + j0 + c, with both offsets shifted so that neither goes negative.
-            let skip = query_offset.map(|qo| {
-                let (rq, cb) = (qo as u64 + i0 as u64, base_offset as u64 + j0 as u64);
-                let low = rq.min(cb);
-                ((rq - low) as u32, (cb - low) as u32)
-            });
-            let mut sink = RowSink {
-                top: &mut top,
-                first_row: i0,
-                first_col: base_offset + j0 as u32,
-                skip,
-            };
-            run_tile(
-                metric,
-                (&q, (i0, i1), i0),
-                (&b, (j0, j1)),
-                &mut work,
-                &mut sink,
-            );
-        }
+    for_tiles(nq, nb, block, |(i0, i1), (j0, j1)| {
+        // Skip the pair whose global indices agree: query_offset + i0 + r == base_offset
+        // + j0 + c, with both sides shifted so that neither goes negative.
+        let skip = query_offset.map(|qo| {
+            let (rq, cb) = (qo + i0, base_offset + j0);
+            let low = rq.min(cb);
+            (rq - low, cb - low)
+        });
+        let mut sink = RowSink {
+            top: &mut top,
+            first_row: i0,
+            first_col: b_off + j0 as u32,
+            skip,
+        };
+        run_tile((&q, (i0, i1), i0), (&b, (j0, j1)), &mut work, &mut sink);
+    });
+    Ok(PartialTopK::from_topk(top))
+}
+
+fn check_dims<T: Real>(a: &Matrix<'_, T>, b: &Matrix<'_, T>, params: &Params<T>) -> Result<()> {
+    if a.cols() != b.cols() {
+        return Err(invalid!(
+            "both blocks must have the same dimension: {} vs {}",
+            a.cols(),
+            b.cols()
+        ));
     }
-    let (keys, indices) = top.into_sorted();
-    Ok(PartialTopK {
-        rows: nq,
-        k,
-        keys,
-        indices,
-    })
+    if params.metric == Metric::Euclidean && params.centre.len() != a.cols() {
+        return Err(invalid!(
+            "the Euclidean centre has {} values for {} dimensions",
+            params.centre.len(),
+            a.cols()
+        ));
+    }
+    Ok(())
+}
+
+/// Building block for a symmetric self-join split over machines: blocks `I` (rows `i0..`)
+/// and `J` (rows `j0..`) of one set, with the run's `params`. Returns the partial top-k of
+/// I's rows among J's rows and of J's rows among I's rows, each pair computed once. When the
+/// blocks are the same (`i0 == j0`), the second result is empty (0 rows) and the first skips
+/// each row itself. Blocks must be disjoint or identical.
+pub fn block_pair_topk<T: Real>(
+    xi: Matrix<'_, T>,
+    i0: usize,
+    xj: Matrix<'_, T>,
+    j0: usize,
+    k: usize,
+    params: &Params<T>,
+) -> Result<(PartialTopK<T>, PartialTopK<T>)> {
+    check_dims(&xi, &xj, params)?;
+    let oi = check_offset(i0, xi.rows(), "block I")?;
+    let oj = check_offset(j0, xj.rows(), "block J")?;
+    if i0 == j0 {
+        if xi.rows() != xj.rows() {
+            return Err(invalid!("blocks at the same offset must be the same block"));
+        }
+        let top = block_topk(xi, xi, i0, Some(i0), k, params)?;
+        return Ok((top, PartialTopK::from_topk(TopK::try_new(0, k)?)));
+    }
+    let overlap = i0 < j0 + xj.rows() && j0 < i0 + xi.rows();
+    if overlap {
+        return Err(invalid!(
+            "blocks must be disjoint or identical: rows {i0}..{} and {j0}..{}",
+            i0 + xi.rows(),
+            j0 + xj.rows()
+        ));
+    }
+    let a = Prepared::new(xi, params)?;
+    let b = Prepared::new(xj, params)?;
+    let (ni, nj) = (xi.rows(), xj.rows());
+    let mut top_i = TopK::try_new(ni, k)?;
+    let mut top_j = TopK::try_new(nj, k)?;
+    let mut work = Work::new();
+    let block = auto_block(ni.max(nj), 1);
+    for_tiles(ni, nj, block, |(r0, r1), (c0, c1)| {
+        let mut sink = PairSink {
+            top_i: &mut top_i,
+            top_j: &mut top_j,
+            ri: r0,
+            rj: c0,
+            i0: oi + r0 as u32,
+            j0: oj + c0 as u32,
+        };
+        run_tile((&a, (r0, r1), r0), (&b, (c0, c1)), &mut work, &mut sink);
+    });
+    Ok((PartialTopK::from_topk(top_i), PartialTopK::from_topk(top_j)))
 }
 
 /// Merges two partial results for the same query rows over disjoint base rows.
 pub fn merge_partial<T: Real>(a: &PartialTopK<T>, b: &PartialTopK<T>) -> Result<PartialTopK<T>> {
-    if a.rows != b.rows || a.k != b.k {
+    if a.rows != b.rows
+        || a.k != b.k
+        || a.keys.len() != a.rows * a.k
+        || b.keys.len() != b.rows * b.k
+    {
         return Err(invalid!(
             "partial results must match: {} rows x {} vs {} rows x {}",
             a.rows,
@@ -741,9 +841,9 @@ pub fn merge_partial<T: Real>(a: &PartialTopK<T>, b: &PartialTopK<T>) -> Result<
     })
 }
 
-/// Turns a complete partial result into [`Neighbors`]; fails if a row has fewer than k
-/// candidates (some base block was never merged in).
-pub fn finish_partial<T: Real>(p: PartialTopK<T>, metric: Metric) -> Result<Neighbors<T>> {
+/// Turns a complete partial result into [`Neighbors`] in the metric's units; fails if a row
+/// has fewer than k candidates (some base block was never merged in).
+pub fn finish_partial<T: Real>(p: PartialTopK<T>, params: &Params<T>) -> Result<Neighbors<T>> {
     if let Some(pos) = p.indices.iter().position(|&i| i == u32::MAX) {
         return Err(invalid!(
             "row {} has fewer than k = {} candidates",
@@ -754,9 +854,43 @@ pub fn finish_partial<T: Real>(p: PartialTopK<T>, metric: Metric) -> Result<Neig
     Ok(Neighbors {
         rows: p.rows,
         k: p.k,
-        scores: p.keys.iter().map(|&s| key_to_score(metric, s)).collect(),
+        scores: p.keys.iter().map(|&s| params.key_to_score(s)).collect(),
         indices: p.indices.iter().map(|&i| i as i64).collect(),
     })
+}
+
+/// The scores of given pairs `(i, j)` (row i of `x`, row j of `base`, or of `x` when `base`
+/// is `None`), with exactly the arithmetic of [`knn_self`] / [`knn_query`]: the score `knn`
+/// would return for that pair. `params` as for those functions.
+pub fn pair_scores<T: Real>(
+    x: Matrix<'_, T>,
+    base: Option<Matrix<'_, T>>,
+    pairs: &[(usize, usize)],
+    params: &Params<T>,
+) -> Result<Vec<T>> {
+    let b = base.unwrap_or(x);
+    check_dims(&x, &b, params)?;
+    if let Some(&(i, j)) = pairs.iter().find(|&&(i, j)| i >= x.rows() || j >= b.rows()) {
+        return Err(invalid!(
+            "pair ({i}, {j}) is out of range for {} x {} rows",
+            x.rows(),
+            b.rows()
+        ));
+    }
+    let px = Prepared::new(x, params)?;
+    let pb = Prepared::new(b, params)?;
+    let mut out = try_vec(pairs.len(), T::ZERO, "the pair scores")?;
+    out.par_chunks_mut(4096)
+        .zip(pairs.par_chunks(4096))
+        .for_each_init(
+            || (Vec::new(), Vec::new()),
+            |bufs, (o, p)| {
+                for (o, &(i, j)) in o.iter_mut().zip(p) {
+                    *o = params.key_to_score(px.pair_key(i, &pb, j, bufs));
+                }
+            },
+        );
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -912,28 +1046,39 @@ mod tests {
     fn blocks_and_merges_equal_the_whole() {
         let mut seed = 9;
         let (n, d, k) = (50, 3, 5);
-        let x = small_ints(n, d, &mut seed);
+        let x: Vec<f32> = small_ints(n, d, &mut seed)
+            .iter()
+            .map(|v| v * 0.37 + 1000.0)
+            .collect();
         let m = Matrix::new(&x, n, d).unwrap();
-        let whole = knn_self(m, &KnnOptions::new(k, Metric::Euclidean), &Control::new()).unwrap();
-        let cut = 17;
-        let a = block_topk(m, m.slice_rows(0, cut), 0, Some(0), k, Metric::Euclidean).unwrap();
-        let b = block_topk(
-            m,
-            m.slice_rows(cut, n),
-            cut as u32,
-            Some(0),
-            k,
-            Metric::Euclidean,
-        )
-        .unwrap();
-        let merged = finish_partial(merge_partial(&a, &b).unwrap(), Metric::Euclidean).unwrap();
-        assert_eq!(merged, whole);
-        let merged_other_way =
-            finish_partial(merge_partial(&b, &a).unwrap(), Metric::Euclidean).unwrap();
-        assert_eq!(merged_other_way, whole);
-        assert!(finish_partial(a, Metric::Euclidean).is_ok());
-        let short = block_topk(m, m.slice_rows(0, 3), 0, Some(0), k, Metric::Euclidean).unwrap();
-        assert!(finish_partial(short, Metric::Euclidean).is_err());
+        for metric in [Metric::Euclidean, Metric::Cosine, Metric::InnerProduct] {
+            let params = Params::for_set(&m, metric).unwrap();
+            let whole = knn_self(m, &KnnOptions::new(k, metric), &Control::new()).unwrap();
+            let cut = 17;
+            let a = block_topk(m, m.slice_rows(0, cut), 0, Some(0), k, &params).unwrap();
+            let b = block_topk(m, m.slice_rows(cut, n), cut, Some(0), k, &params).unwrap();
+            let merged = finish_partial(merge_partial(&a, &b).unwrap(), &params).unwrap();
+            assert_eq!(merged, whole, "{metric}");
+            let other_way = finish_partial(merge_partial(&b, &a).unwrap(), &params).unwrap();
+            assert_eq!(other_way, whole);
+            // The symmetric block pairs: (0..cut, 0..cut), (0..cut, cut..n), (cut..n, cut..n).
+            let (top, rest) = (m.slice_rows(0, cut), m.slice_rows(cut, n));
+            let (d0, _) = block_pair_topk(top, 0, top, 0, k, &params).unwrap();
+            let (p01, p10) = block_pair_topk(top, 0, rest, cut, k, &params).unwrap();
+            let (d1, _) = block_pair_topk(rest, cut, rest, cut, k, &params).unwrap();
+            let first = finish_partial(merge_partial(&d0, &p01).unwrap(), &params).unwrap();
+            let second = finish_partial(merge_partial(&p10, &d1).unwrap(), &params).unwrap();
+            assert_eq!(first.indices, whole.indices[..cut * k]);
+            assert_eq!(second.indices, whole.indices[cut * k..]);
+            assert_eq!(first.scores, whole.scores[..cut * k]);
+            assert_eq!(second.scores, whole.scores[cut * k..]);
+        }
+        let params = Params::for_set(&m, Metric::Euclidean).unwrap();
+        let short = block_topk(m, m.slice_rows(0, 3), 0, Some(0), k, &params).unwrap();
+        assert!(finish_partial(short, &params).is_err());
+        assert!(block_topk(m, m, usize::MAX - 3, None, k, &params).is_err());
+        let (top, rest) = (m.slice_rows(0, 20), m.slice_rows(10, n));
+        assert!(block_pair_topk(top, 0, rest, 10, k, &params).is_err());
     }
 
     #[test]

@@ -12,6 +12,8 @@ pub mod knn;
 pub mod matrix;
 pub mod metric;
 pub mod overlap;
+pub mod pool;
+pub mod prep;
 pub mod readers;
 pub mod topk;
 
@@ -21,11 +23,12 @@ mod bindings;
 mod bindings_io;
 
 pub use control::Control;
-pub use error::{Error, Result};
+pub use error::{Error, Result, RowProblem};
 pub use knn::{
-    block_topk, finish_partial, knn_query, knn_self, merge_partial, KnnOptions, Neighbors,
-    PartialTopK,
+    block_pair_topk, block_topk, finish_partial, knn_query, knn_query_sides, knn_self,
+    merge_partial, pair_scores, KnnOptions, Neighbors, PartialTopK,
 };
 pub use matrix::{Matrix, Real};
 pub use metric::Metric;
 pub use overlap::{mnno_multi, overlap_counts};
+pub use prep::Params;

@@ -25,8 +25,17 @@ pub trait Real:
     const ONE: Self;
     const NEG_INFINITY: Self;
     const INFINITY: Self;
+    /// The largest finite value, as f64.
+    const MAX_F64: f64;
+    /// Powers of two `2^e` with `|e| <= SAFE_EXP` are normal numbers of this type, and so are
+    /// their products with values in [0.5, 8).
+    const SAFE_EXP: i32;
 
     fn sqrt(self) -> Self;
+    fn to_f64(self) -> f64;
+    /// Rounds to the nearest value of this type.
+    fn from_f64(v: f64) -> Self;
+    fn min(self, other: Self) -> Self;
     fn recip(self) -> Self;
     fn max(self, other: Self) -> Self;
     fn is_finite(self) -> bool;
@@ -42,10 +51,24 @@ macro_rules! impl_real {
             const ONE: Self = 1.0;
             const NEG_INFINITY: Self = <$t>::NEG_INFINITY;
             const INFINITY: Self = <$t>::INFINITY;
+            const MAX_F64: f64 = <$t>::MAX as f64;
+            const SAFE_EXP: i32 = <$t>::MAX_EXP - 4;
 
             #[inline(always)]
             fn sqrt(self) -> Self {
                 <$t>::sqrt(self)
+            }
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            #[inline(always)]
+            fn from_f64(v: f64) -> Self {
+                v as $t
+            }
+            #[inline(always)]
+            fn min(self, other: Self) -> Self {
+                <$t>::min(self, other)
             }
             #[inline(always)]
             fn recip(self) -> Self {
@@ -116,42 +139,4 @@ impl<'a, T: Real> Matrix<'a, T> {
             cols: self.cols,
         }
     }
-
-    /// Index of the first row holding a NaN or an infinity, if any.
-    pub fn first_nonfinite_row(&self) -> Option<usize> {
-        first_row_where(self, |row| row.iter().any(|v| !v.is_finite()))
-    }
-
-    /// Index of the first row holding a value whose magnitude exceeds `limit`, if any.
-    pub fn first_row_above(&self, limit: T) -> Option<usize> {
-        first_row_where(self, |row| row.iter().any(|&v| v > limit || -v > limit))
-    }
-
-    /// Index of the first row whose values are all zero, if any.
-    pub fn first_zero_row(&self) -> Option<usize> {
-        first_row_where(self, |row| row.iter().all(|&v| v == T::ZERO))
-    }
-}
-
-fn first_row_where<T: Real>(
-    m: &Matrix<'_, T>,
-    pred: impl Fn(&[T]) -> bool + Sync + Send,
-) -> Option<usize> {
-    use rayon::prelude::*;
-    if m.cols == 0 {
-        return None;
-    }
-    m.data.par_chunks(m.cols).position_first(pred)
-}
-
-/// Squared Euclidean norm of each row, accumulated in the row's own precision.
-pub(crate) fn squared_norms<T: Real>(m: &Matrix<'_, T>) -> Vec<T> {
-    use rayon::prelude::*;
-    if m.cols == 0 {
-        return vec![T::ZERO; m.rows];
-    }
-    m.data
-        .par_chunks(m.cols)
-        .map(|row| row.iter().fold(T::ZERO, |acc, &v| acc + v * v))
-        .collect()
 }

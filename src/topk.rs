@@ -6,6 +6,7 @@
 //! the final result does not depend on the order candidates arrive in: any tiling, thread count
 //! or merge order gives the same lists.
 
+use crate::error::{checked_len, try_vec, Result};
 use crate::matrix::Real;
 
 /// `true` when candidate `(ka, ia)` ranks strictly before `(kb, ib)`.
@@ -31,6 +32,18 @@ impl<T: Real> TopK<T> {
             idx: vec![u32::MAX; rows * k],
             len: vec![0; rows],
         }
+    }
+
+    /// [`TopK::new`], or [`crate::Error::OutOfMemory`] when `rows x k` does not fit.
+    pub fn try_new(rows: usize, k: usize) -> Result<Self> {
+        let what = "the top-k lists";
+        let len = checked_len(rows, k, std::mem::size_of::<T>() + 4, what)?;
+        Ok(Self {
+            k,
+            keys: try_vec(len, T::NEG_INFINITY, what)?,
+            idx: try_vec(len, u32::MAX, what)?,
+            len: try_vec(rows, 0, what)?,
+        })
     }
 
     pub fn rows(&self) -> usize {

@@ -78,13 +78,16 @@ def _key(metric, score):
     return -(score**2) if metric == "l2" else score
 
 
-def _scale(metric, x, y):
-    """The magnitude against which the rounding error of one _key is measured."""
+def _scale(metric, x, y, centre, spread):
+    """The magnitude against which the rounding error of one _key is measured: for l2 the
+    contract's |x - c|^2 + |y - c|^2 around the candidates' centre c (plus their mean squared
+    spread, since the core's centre is a rounded sample mean), not |x|^2 + |y|^2."""
     if metric == "cosine":
         return 1.0
     if metric == "ip":
         return float(np.linalg.norm(x) * np.linalg.norm(y))
-    return float(x @ x + y @ y)  # l2 is compared through the squared distance
+    dx, dy = x - centre, y - centre
+    return float(dx @ dx + dy @ dy + spread)  # l2 is compared through the squared distance
 
 
 def assert_sorted_best_first(res, metric, start=0):
@@ -103,6 +106,8 @@ def assert_top_k_within_rounding(X, res, k, *, metric, base=None, include_self=F
     cand = X if base is None else base
     n_cand = len(cand) if base is not None else n - 1
     X64, C64 = X.astype(np.float64), cand.astype(np.float64)
+    centre = C64.mean(axis=0)
+    spread = float(((C64 - centre) ** 2).sum(axis=1).mean())
     ref_scores, ref_idx = ref.knn(
         X.tolist(), n_cand, metric=metric, base=None if base is None else base.tolist()
     )
@@ -118,7 +123,7 @@ def assert_top_k_within_rounding(X, res, k, *, metric, base=None, include_self=F
         got = res.indices[i, start:].tolist()
         got_scores = res.scores[i, start:].astype(np.float64).tolist()
         exact = {j: _key(metric, s) for j, s in zip(ref_idx[i], ref_scores[i])}
-        scale = {j: _scale(metric, X64[i], C64[j]) for j in exact}
+        scale = {j: _scale(metric, X64[i], C64[j], centre, spread) for j in exact}
         tol = {j: REL * scale[j] for j in exact}
         assert len(set(got)) == len(got), f"row {i}: repeated neighbour in {got}"
         assert set(got) <= exact.keys(), f"row {i}: {got} holds a non-candidate"

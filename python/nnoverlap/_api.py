@@ -7,10 +7,9 @@ float32/float64 arrays and never modifies them.
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple, Union
+from typing import Any, NamedTuple, Union, overload
 
 import numpy as np
 
@@ -64,27 +63,6 @@ def _as_matrix(x: Any, name: str) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.float32)
 
 
-def _check_values(arr: np.ndarray, name: str, metric: str) -> None:
-    row = _core.first_nonfinite_row(arr)
-    if row is not None:
-        raise ValueError(f"{name} has a NaN or infinite value in row {row}")
-    # Scores add up d products, and Euclidean adds two squared norms: keep 4 d v^2 finite.
-    limit = math.sqrt(float(np.finfo(arr.dtype).max) / (4 * arr.shape[1]))
-    row = _core.first_row_above(arr, limit)
-    if row is not None:
-        raise ValueError(
-            f"{name} row {row} holds a value of magnitude above {limit:.3g}: its products "
-            f"overflow {arr.dtype} (rescale the rows, or pass float64)"
-        )
-    if metric == "cosine":
-        row = _core.first_zero_row(arr)
-        if row is not None:
-            raise ValueError(
-                f"{name} row {row} is all zeros: cosine similarity is undefined for it "
-                "(drop the row, or use metric='ip' or 'l2')"
-            )
-
-
 def _check_metric(metric: Any) -> str:
     if not isinstance(metric, str) or metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; expected one of {', '.join(METRICS)}")
@@ -94,22 +72,41 @@ def _check_metric(metric: Any) -> str:
 def _check_threads(threads: Any) -> int | None:
     if threads is None:
         return None
-    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1:
-        raise ValueError(f"threads must be None (all cores) or an integer >= 1, got {threads!r}")
+    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral):
+        raise TypeError(f"threads must be None (all cores) or an integer, got {threads!r}")
+    if not 1 <= threads <= _core.THREAD_LIMIT:
+        raise ValueError(
+            f"threads must satisfy 1 <= threads <= {_core.THREAD_LIMIT} (4 x this machine's "
+            f"cores, and at least 64), got {threads!r}"
+        )
     return int(threads)
 
 
-def _check_k(k: Any, high: int, what: str) -> int:
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-        raise TypeError(f"k must be an integer, got {k!r}")
-    if not 1 <= k <= high:
-        raise ValueError(f"k must satisfy 1 <= k <= {high} ({what}), got {int(k)}")
+def _check_bool(value: Any, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def _as_int(k: Any, name: str = "k") -> int:
+    """An integer argument: Python or numpy integers, and 0-d integer arrays."""
+    if isinstance(k, np.ndarray) and k.ndim == 0:
+        k = k[()]
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {k!r}")
     return int(k)
+
+
+def _check_k(k: Any, high: int, what: str) -> int:
+    kk = _as_int(k)
+    if not 1 <= kk <= high:
+        raise ValueError(f"k must satisfy 1 <= k <= {high} ({what}), got {kk}")
+    return kk
 
 
 def _check_ks(k: Any, high: int, what: str) -> tuple[list[int], bool]:
     """k as a list of ints, and whether a single int was given."""
-    if isinstance(k, numbers.Integral) and not isinstance(k, bool):
+    if isinstance(k, np.ndarray) and k.ndim == 0 or isinstance(k, numbers.Integral):
         return [_check_k(k, high, what)], True
     if isinstance(k, (str, bytes)) or not isinstance(k, (Sequence, np.ndarray)):
         raise TypeError(f"k must be an integer or a sequence of integers, got {k!r}")
@@ -168,17 +165,17 @@ def knn(
     """
     metric = _check_metric(metric)
     nthreads = _check_threads(threads)
+    with_self = _check_bool(include_self, "include_self")
     arr = _as_matrix(x, "x" if base is None else "queries")
-    block = 0 if _block is None else int(_block)  # 0: the core chooses
+    block = 0 if _block is None else _as_int(_block, "_block")  # 0: the core chooses
+    if block < 0:
+        raise ValueError(f"_block must be >= 0, got {block}")
     if base is None:
         high, what = _self_join_range(arr.shape[0])
         kk = _check_k(k, high, what)
-        _check_values(arr, "x", metric)
-        scores, indices = _core.knn(
-            arr, None, kk, metric, bool(include_self), nthreads, block, progress
-        )
+        scores, indices = _core.knn(arr, None, kk, metric, with_self, nthreads, block, progress)
         return KnnResult(scores, indices)
-    if include_self:
+    if with_self:
         raise ValueError("include_self=True applies to a self-join only (base=None)")
     b = _as_matrix(base, "base")
     if b.dtype != arr.dtype:
@@ -191,9 +188,9 @@ def knn(
     if arr.shape[0] < 1:
         raise ValueError(f"queries must have at least 1 row, got shape {arr.shape}")
     kk = _check_k(k, b.shape[0], f"the number of base rows, {b.shape[0]}")
-    _check_values(arr, "queries", metric)
-    _check_values(b, "base", metric)
-    scores, indices = _core.knn(arr, b, kk, metric, False, nthreads, block, progress)
+    scores, indices = _core.knn(
+        arr, b, kk, metric, False, nthreads, block, progress, name="queries", base_name="base"
+    )
     return KnnResult(scores, indices)
 
 
@@ -218,16 +215,15 @@ def _nno_counts(
 ) -> tuple[np.ndarray, list[int], bool]:
     metric = _check_metric(metric)
     nthreads = _check_threads(threads)
+    with_self = _check_bool(include_self, "include_self")
     A, B = _pair(a, b)
     high, what = _self_join_range(A.shape[0])
     ks, single = _check_ks(k, high, what)
-    _check_values(A, "A", metric)
-    _check_values(B, "B", metric)
     kmax = max(ks)
     block = 0  # the core chooses
-    _, ia = _core.knn(A, None, kmax, metric, bool(include_self), nthreads, block, progress)
-    _, ib = _core.knn(B, None, kmax, metric, bool(include_self), nthreads, block, progress)
-    return _core.overlap(ia, ib, ks), ks, single
+    _, ia = _core.knn(A, None, kmax, metric, with_self, nthreads, block, progress, name="A")
+    _, ib = _core.knn(B, None, kmax, metric, with_self, nthreads, block, progress, name="B")
+    return _core.overlap(ia, ib, ks, nthreads), ks, single
 
 
 def nno(
@@ -258,10 +254,32 @@ def nno(
     return counts[:, 0] if single else counts
 
 
+@overload
 def mnno(
     a: Any,
     b: Any,
-    k: KSpec = 10,
+    k: int = ...,
+    *,
+    metric: str = ...,
+    include_self: bool = ...,
+    threads: int | None = ...,
+    progress: Progress | None = ...,
+) -> float: ...
+@overload
+def mnno(
+    a: Any,
+    b: Any,
+    k: Sequence[int] | np.ndarray,
+    *,
+    metric: str = ...,
+    include_self: bool = ...,
+    threads: int | None = ...,
+    progress: Progress | None = ...,
+) -> np.ndarray: ...
+def mnno(
+    a: Any,
+    b: Any,
+    k: KSpec | np.ndarray = 10,
     *,
     metric: str = "cosine",
     include_self: bool = False,
@@ -295,6 +313,13 @@ def _as_indices(x: Any, name: str) -> np.ndarray:
         raise TypeError(f"{name} must be an integer index array, got dtype {arr.dtype}")
     if arr.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n, k), got shape {arr.shape}")
+    if arr.dtype.kind == "u" and arr.dtype.itemsize == 8 and arr.size:
+        too_big = np.flatnonzero((arr > np.iinfo(np.int64).max).any(axis=1))
+        if too_big.size:
+            r = int(too_big[0])
+            raise ValueError(
+                f"{name} row {r} holds the index {int(arr[r].max())}, beyond any row index"
+            )
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 
@@ -321,6 +346,8 @@ def overlap(i: Any, j: Any, k: int | None = None) -> np.ndarray:
     if width == 0:
         raise ValueError(f"I and J must have at least one column, got shape {ia.shape}")
     kk = width if k is None else _check_k(k, width, "the number of columns")
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
     for name, arr in (("I", ia), ("J", ja)):
         head = arr[:, :kk]
         neg = np.flatnonzero((head < 0).any(axis=1))
@@ -335,16 +362,25 @@ def overlap(i: Any, j: Any, k: int | None = None) -> np.ndarray:
         if dup.size:
             r = int(dup[0])
             raise ValueError(f"{name} row {r} repeats an index: a neighbour list has no repeats")
-    return _core.overlap(ia, ja, [kk])[:, 0] if n else np.zeros(0, dtype=np.int64)
+    return _core.overlap(ia, ja, [kk])[:, 0]
 
 
 def chance(n: int, k: int) -> float:
     """Expected mNNO^k of two unrelated sets of n items: k / (n - 1).
 
+    Raises ValueError unless n >= 2 and 1 <= k <= n - 1 (note the order: n first).
+
     >>> import nnoverlap as nno
     >>> nno.chance(1001, 10)
     0.01
     """
-    if n < 2:
-        raise ValueError(f"n must be at least 2, got {n}")
-    return k / (n - 1)
+    nn = _as_int(n, "n")
+    if nn < 2:
+        raise ValueError(f"n must be at least 2 (the number of items), got {nn}")
+    kk = _as_int(k, "k")
+    if not 1 <= kk <= nn - 1:
+        raise ValueError(
+            f"k must satisfy 1 <= k <= {nn - 1} (n - 1 for n = {nn}), got {kk}; "
+            "the arguments are chance(n, k)"
+        )
+    return kk / (nn - 1)

@@ -11,9 +11,8 @@ __all__ = [
     "KERNEL",
     "__version__",
     "detect_format",
+    "THREAD_LIMIT",
     "first_nonfinite_row",
-    "first_row_above",
-    "first_zero_row",
     "knn",
     "overlap",
     "read_embeddings",
@@ -21,6 +20,7 @@ __all__ = [
 ]
 __version__: str
 KERNEL: str
+THREAD_LIMIT: int
 
 def knn(
     x: npt.NDArray[np.floating[Any]],
@@ -31,13 +31,54 @@ def knn(
     threads: int | None,
     block: int,  # rows per block; 0 chooses automatically
     progress: Callable[[int, int], Any] | None = None,
+    name: str = "x",
+    base_name: str = "base",
 ) -> tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.int64]]: ...
 def first_nonfinite_row(x: npt.NDArray[np.floating[Any]]) -> int | None: ...
-def first_zero_row(x: npt.NDArray[np.floating[Any]]) -> int | None: ...
-def first_row_above(x: npt.NDArray[np.floating[Any]], limit: float) -> int | None: ...
 def overlap(
-    a: npt.NDArray[np.int64], b: npt.NDArray[np.int64], ks: list[int]
+    a: npt.NDArray[np.int64],
+    b: npt.NDArray[np.int64],
+    ks: list[int],
+    threads: int | None = None,
 ) -> npt.NDArray[np.int64]: ...
+
+# Building blocks of the distributed path (nnoverlap.distributed) and the measures: keys are
+# ranking keys of prepared rows (see src/prep.rs), indices uint32 with u32::MAX for empty slots.
+_F = npt.NDArray[np.floating[Any]]
+_U = npt.NDArray[np.uint32]
+
+def _scan(x: _F, metric: str, name: str, row_offset: int) -> float: ...
+def _centre_rows(n: int) -> list[int]: ...
+def _centre(sample: _F) -> _F: ...
+def _block_pair(
+    xi: _F,
+    i0: int,
+    xj: _F,
+    j0: int,
+    k: int,
+    metric: str,
+    max_abs: float,
+    centre: _F | None,
+) -> tuple[_F, _U, _F, _U]: ...
+def _block_query(
+    q: _F,
+    base: _F,
+    base_offset: int,
+    query_offset: int | None,
+    k: int,
+    metric: str,
+    max_abs: float,
+    centre: _F | None,
+) -> tuple[_F, _U]: ...
+def _merge(keys_a: _F, idx_a: _U, keys_b: _F, idx_b: _U) -> tuple[_F, _U]: ...
+def _finish(keys: _F, idx: _U, metric: str, max_abs: float) -> tuple[_F, npt.NDArray[np.int64]]: ...
+def _pair_scores(
+    x: _F,
+    base: _F | None,
+    pairs: npt.NDArray[np.int64],
+    metric: str,
+    threads: int | None = None,
+) -> _F: ...
 
 class FormatError(ValueError):
     path: str
@@ -64,3 +105,4 @@ def write_embeddings(
     format: str,
     precision: int | None = None,
 ) -> None: ...
+def _panic_for_tests(in_pool: bool) -> None: ...
