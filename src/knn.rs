@@ -49,6 +49,18 @@ pub fn auto_block(rows: usize, threads: usize) -> usize {
         .clamp(MIN_BLOCK, MAX_BLOCK)
 }
 
+/// The block size of the query path when [`KnnOptions::block`] is 0. Each query block packs the
+/// whole base once, so larger query blocks pack the base fewer times; with no rounds to keep
+/// busy, [`QUERY_TASKS_PER_THREAD`] tasks per thread balance the load.
+pub fn query_block(rows: usize, threads: usize) -> usize {
+    rows.div_ceil(QUERY_TASKS_PER_THREAD * threads.max(1))
+        .next_multiple_of(16)
+        .clamp(MIN_BLOCK, MAX_BLOCK)
+}
+
+/// Tasks per thread of the query path (see [`query_block`]).
+pub const QUERY_TASKS_PER_THREAD: usize = 4;
+
 /// What to compute.
 #[derive(Debug, Clone)]
 pub struct KnnOptions {
@@ -635,7 +647,10 @@ pub fn knn_query_sides<T: Real>(
             let out = alloc_output::<T>(queries.rows(), opts.k)?;
             let q = Prepared::new(queries, &params)?;
             let b = Prepared::new(base, &params)?;
-            let block = block_for(opts, queries.rows());
+            let block = match opts.block {
+                0 => query_block(queries.rows(), rayon::current_num_threads()),
+                b => b,
+            };
             let blocks = query_keys(&q, &b, opts.k, block, ctl)?;
             assemble(blocks, out, opts.k, &params, None)
         };
