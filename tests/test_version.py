@@ -6,8 +6,11 @@ import importlib.metadata
 import re
 from pathlib import Path
 
+import pytest
+
 import nnoverlap
 from nnoverlap import _core
+from nnoverlap.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,3 +52,10 @@ def test_changelog_starts_with_unreleased_then_version_sections() -> None:
         assert re.fullmatch(r"\d+\.\d+\.\d+( \(.+\))?", heading), f"not a version: {heading!r}"
     versions = [h.split()[0] for h in headings[1:]]
     assert len(versions) == len(set(versions)), "a version has two sections"
+
+
+def test_command_line_version_is_cargo_toml_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"nnoverlap {cargo_version()}"
