@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -20,12 +21,29 @@ settings.load_profile(os.environ.get("NNOVERLAP_HYPOTHESIS_PROFILE", "dev"))
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+def ci_is_set(environ: Mapping[str, str]) -> bool:
+    """Whether the environment says this is a CI run (``CI`` set and not ``0``/``false``/empty)."""
+    return environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def require_shared(path: Path, environ: Mapping[str, str]) -> Path:
+    """Return ``path`` if it is a directory; else skip the test, or fail it when CI is set.
+
+    A developer's clone may lack ``../shared``, and its tests then skip, saying so. In CI the
+    data is always there, so its absence is a broken set-up that must not pass as skips.
+    """
+    if path.is_dir():
+        return path
+    where = f"real data not found at {path} (../shared/data beside the repository)"
+    if ci_is_set(environ):
+        pytest.fail(f"{where}, and CI={environ['CI']!r} is set: CI must run the real-data tests")
+    pytest.skip(where)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The shared real-data directory; skips the test when it is absent."""
-    if not SHARED.is_dir():
-        pytest.skip(f"real data not found at {SHARED} (../shared/data beside the repository)")
-    return SHARED
+    """The shared real-data directory; skips the test when it is absent (fails it under CI)."""
+    return require_shared(SHARED, os.environ)
 
 
 @pytest.hookimpl(tryfirst=True)

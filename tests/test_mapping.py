@@ -17,6 +17,7 @@ from nnoverlap.mapping import (
     cosine_loss,
     mse_loss,
     ranking_loss,
+    ridge_path,
     untrained_map,
 )
 
@@ -336,3 +337,111 @@ def test_bad_hyperparameters() -> None:
     net.loss = "bogus"  # type: ignore[assignment]
     with pytest.raises(ValueError, match="unknown loss"):
         net.fit(np.ones((3, 2)), np.ones((3, 2)))
+
+
+# ---- ridge penalty by leave-one-out / GCV ---------------------------------------------------
+
+
+def _brute_loo(X: np.ndarray, Y: np.ndarray, lam: float) -> float:
+    """Leave-one-out MSE (summed over outputs) by refitting without each row."""
+    total = 0.0
+    for i in range(X.shape[0]):
+        keep = np.arange(X.shape[0]) != i
+        m = LinearMap(ridge=lam).fit(X[keep], Y[keep])
+        e = m.predict(X[i : i + 1]) - Y[i : i + 1]
+        total += float(np.sum(e * e))
+    return total / X.shape[0]
+
+
+@pytest.mark.parametrize(("n", "d"), [(30, 4), (12, 20)])
+def test_ridge_path_loo_equals_refitting_without_each_row(n: int, d: int) -> None:
+    rng = np.random.default_rng(n + d)
+    X = rng.standard_normal((n, d)) * rng.uniform(0.1, 3.0, size=d) + 2.0
+    Y = X @ rng.standard_normal((d, 3)) + rng.standard_normal((n, 3))
+    lams = [1e-2, 0.5, 10.0, 300.0]
+    fast = ridge_path(X, Y, lams, criterion="loo")
+    slow = [_brute_loo(X, Y, lam) for lam in lams]
+    np.testing.assert_allclose(fast, slow, rtol=1e-9)
+
+
+def test_ridge_path_gcv_matches_its_formula() -> None:
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((25, 6))
+    Y = X @ rng.standard_normal((6, 2)) + 0.5 * rng.standard_normal((25, 2))
+    lam = 3.0
+    Xc = X - X.mean(0)
+    H = np.full((25, 25), 1 / 25) + Xc @ np.linalg.solve(Xc.T @ Xc + lam * np.eye(6), Xc.T)
+    E = Y - H @ Y
+    expected = np.sum(E * E) / 25 / (1 - np.trace(H) / 25) ** 2
+    assert ridge_path(X, Y, [lam], criterion="gcv")[0] == pytest.approx(expected, rel=1e-10)
+
+
+def test_loo_ridge_picks_the_penalty_with_the_least_leave_one_out_error() -> None:
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((40, 30))
+    Y = X[:, :2] + 2.0 * rng.standard_normal((40, 2))  # noisy: a large penalty predicts best
+    m = LinearMap(ridge="loo", grid=(1e-4, 1e-2, 1.0, 10.0)).fit(X, Y)
+    assert m.path_ is not None
+    scale = float(np.sum((X - X.mean(0)) ** 2)) / 30
+    brute = [_brute_loo(X, Y, scale * g) for g in (1e-4, 1e-2, 1.0, 10.0)]
+    assert m.ridge_ == pytest.approx(scale * (1e-4, 1e-2, 1.0, 10.0)[int(np.argmin(brute))])
+    assert m.ridge_ > scale * 1e-2
+    np.testing.assert_allclose(m.predict(X), LinearMap(ridge=m.ridge_).fit(X, Y).predict(X))
+
+
+def test_ridge_selection_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="unknown ridge 'cv'"):
+        LinearMap(ridge="cv")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="grid"):
+        LinearMap(ridge="loo", grid=())
+    with pytest.raises(ValueError, match="lambdas"):
+        ridge_path(np.ones((3, 2)), np.ones((3, 1)), [])
+    with pytest.raises(ValueError, match="criterion"):
+        ridge_path(np.ones((3, 2)), np.ones((3, 1)), [1.0], criterion="aic")  # type: ignore[arg-type]
+
+
+# ---- early stopping -------------------------------------------------------------------------
+
+
+def test_early_stopping_keeps_the_best_epoch_and_stops_after_patience() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 10))
+    Y = rng.standard_normal((60, 3))  # pure noise: validation loss soon rises (over-fitting)
+    net = MLPMap(hidden=(64,), epochs=200, lr=1e-2, validation=0.25, patience=3, seed=2)
+    net.fit(X, Y)
+    assert net.epochs_run_ < 200
+    assert net.epochs_run_ == net.best_epoch_ + 3
+    assert len(net.val_history) == net.epochs_run_ == len(net.history)
+    assert net.val_history[net.best_epoch_ - 1] == min(net.val_history)
+    # The kept parameters are the best epoch's: their validation loss is the minimum.
+    order = np.random.default_rng([2, 1]).permutation(60)
+    val = np.sort(order[:15])
+    loss = mse_loss(net.predict(X[val]), Y[val])[0]
+    assert loss == pytest.approx(min(net.val_history), rel=1e-12)
+
+
+def test_no_validation_trains_every_epoch() -> None:
+    X = np.random.default_rng(0).standard_normal((30, 3))
+    net = MLPMap(hidden=(4,), epochs=4).fit(X, X)
+    assert (net.epochs_run_, net.best_epoch_, net.val_history) == (4, 4, [])
+
+
+def test_early_stopping_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="validation"):
+        MLPMap(validation=1.0)
+    with pytest.raises(ValueError, match="patience"):
+        MLPMap(patience=0)
+    with pytest.raises(ValueError, match="at least 2 training rows"):
+        MLPMap(validation=0.5).fit(np.ones((1, 2)), np.ones((1, 2)))
+
+
+def test_identity_relu_net_keeps_every_neighbourhood() -> None:
+    import nnoverlap as nno
+    from nnoverlap.datasets import imagenet1k
+
+    X = imagenet1k().minilm[:200]
+    Xp = X - X.min() + 0.1  # positive: relu is the identity on it
+    relu = MLPMap(hidden=(384,), activation="relu", init="identity").init_params(384, 384)
+    # predict returns float64: compare in one precision (float32 near-ties may order apart).
+    out = relu.predict(Xp).astype(Xp.dtype)
+    assert nno.mnno(out, Xp, k=10) == 1.0

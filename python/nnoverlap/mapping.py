@@ -46,9 +46,12 @@ __all__ = [
     "LinearMap",
     "LossName",
     "MLPMap",
+    "RIDGE_GRID",
+    "RidgeSelect",
     "cosine_loss",
     "mse_loss",
     "ranking_loss",
+    "ridge_path",
     "untrained_map",
 ]
 
@@ -339,6 +342,77 @@ def _activate_grad(name: str, Z: FloatArray, A: FloatArray) -> FloatArray:
 # --------------------------------------------------------------------------------------------
 
 
+#: The default grid of ridge penalties searched by ``LinearMap(ridge="loo")`` / ``"gcv"``,
+#: as multiples of the mean squared singular value of the centred training inputs (so the
+#: grid follows the scale of the data): ``10**-6`` to ``10**3``, 37 values.
+RIDGE_GRID: tuple[float, ...] = tuple(float(v) for v in np.logspace(-6.0, 3.0, 37))
+RidgeSelect = Literal["loo", "gcv"]
+
+
+def ridge_path(
+    X: npt.ArrayLike,
+    Y: npt.ArrayLike,
+    lambdas: Sequence[float],
+    *,
+    criterion: RidgeSelect = "loo",
+    fit_intercept: bool = True,
+) -> FloatArray:
+    """Held-out error of ridge maps ``X -> Y`` at every penalty in ``lambdas``, in closed form.
+
+    One thin SVD of the (centred) training inputs ``X = U S V^T`` serves every penalty. The
+    ridge smoother (with an unpenalised intercept when ``fit_intercept``) is
+    ``H = J/n + U diag(s^2 / (s^2 + lam)) U^T``; with ``criterion="loo"`` the score is the exact
+    leave-one-out mean squared error ``(1/n) sum_i ||e_i||^2 / (1 - h_ii)^2`` (residuals
+    ``e_i`` of the fit on all rows), with ``"gcv"`` generalised cross-validation
+    ``(1/n) ||E||_F^2 / (1 - tr(H)/n)^2``. Both are summed over the output columns.
+
+    Returns one score per penalty (float64; ``inf`` where a row has leverage 1).
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((50, 4)); Y = X @ rng.standard_normal((4, 2))
+    >>> Y = Y + 0.1 * rng.standard_normal(Y.shape)
+    >>> scores = ridge_path(X, Y, [1e-3, 1.0, 1e3])
+    >>> bool(scores[0] < scores[2] and scores[1] < scores[2])
+    True
+    """
+    Xa, Ya = _check_pair(X, Y)
+    _check_choice(criterion, "criterion", ("loo", "gcv"))
+    lams = [_check_float(v, "lambdas[]", low=0.0, low_open=True) for v in lambdas]
+    if not lams:
+        raise ValueError("lambdas must hold at least one penalty")
+    n = Xa.shape[0]
+    if fit_intercept:
+        Xc = Xa - Xa.mean(axis=0)
+        Yc = Ya - Ya.mean(axis=0)
+        base_leverage = 1.0 / n
+    else:
+        Xc, Yc = Xa, Ya
+        base_leverage = 0.0
+    U, s, _ = np.linalg.svd(Xc, full_matrices=False)
+    s2 = s * s
+    UtY = U.T @ Yc
+    U2 = U * U
+    total = float(np.einsum("ij,ij->", Yc, Yc))
+    out = np.empty(len(lams))
+    for i, lam in enumerate(lams):
+        f = s2 / (s2 + lam)
+        if criterion == "gcv":
+            # ||(I - H) Yc||^2 from the SVD alone: Yc's part outside span(U) plus the shrunk rest.
+            inside = np.einsum("ij,ij->i", UtY, UtY)
+            sse = total - float(inside.sum()) + float(np.sum(((1.0 - f) ** 2) * inside))
+            dof = base_leverage * n + float(f.sum())
+            denom = (1.0 - dof / n) ** 2
+            out[i] = math.inf if denom <= 0.0 else max(sse, 0.0) / n / denom
+            continue
+        E = Yc - U @ (f[:, None] * UtY)
+        h = base_leverage + U2 @ f
+        with np.errstate(divide="ignore"):
+            w = np.where(h < 1.0 - 1e-12, 1.0 / (1.0 - h) ** 2, math.inf)
+        out[i] = float(np.sum(np.einsum("ij,ij->i", E, E) * w)) / n
+    return out
+
+
 class LinearMap:
     """Closed-form ridge regression ``f(x) = x W + b`` from ``X`` to ``Y``.
 
@@ -349,37 +423,81 @@ class LinearMap:
     ``np.linalg.solve`` (in the ``n x n`` dual form when there are fewer rows ``n`` than input
     dimensions ``d``); for ``ridge == 0`` ``np.linalg.lstsq`` gives the minimum-norm solution.
 
+    ``ridge="loo"`` or ``"gcv"`` chooses the penalty on the training rows at every :meth:`fit`,
+    by exact leave-one-out error or generalised cross-validation over ``grid`` (multiples of
+    the mean squared singular value of the centred inputs; default :data:`RIDGE_GRID`), all
+    from one SVD (:func:`ridge_path`); the chosen penalty is ``ridge_`` and the scores
+    ``path_``. ``ridge_at_edge_`` says whether it lies at either end of the grid.
+
     Attributes (after :meth:`fit`):
         coef_: ``W``, shape ``(d_in, d_out)``.
         intercept_: ``b``, shape ``(d_out,)`` (zeros without ``fit_intercept``).
+        ridge_: the penalty used.
 
     >>> import numpy as np
     >>> X = np.array([[0.0], [1.0], [2.0]])
     >>> m = LinearMap(ridge=0.0).fit(X, 3.0 * X + 1.0)
     >>> np.round(m.predict(np.array([[4.0]])), 6).tolist()
     [[13.0]]
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((40, 3))
+    >>> tuned = LinearMap(ridge="loo").fit(X, X @ np.ones((3, 2)))
+    >>> tuned.ridge_ < 1e-3  # noise-free data: the smallest penalties predict best
+    True
     """
 
-    def __init__(self, ridge: float = 1.0, fit_intercept: bool = True) -> None:
+    def __init__(
+        self,
+        ridge: float | RidgeSelect = 1.0,
+        fit_intercept: bool = True,
+        grid: Sequence[float] = RIDGE_GRID,
+    ) -> None:
         self.ridge = ridge
         self.fit_intercept = fit_intercept
+        self.grid = tuple(grid)
         self._check_params()
         self.coef_: FloatArray | None = None
         self.intercept_: FloatArray | None = None
+        self.ridge_: float | None = None
+        self.path_: FloatArray | None = None
+        self.ridge_at_edge_: bool = False
 
     def __repr__(self) -> str:
         return f"LinearMap(ridge={self.ridge!r}, fit_intercept={self.fit_intercept!r})"
 
-    def _check_params(self) -> float:
+    def _check_params(self) -> float | None:
+        if isinstance(self.ridge, str):
+            _check_choice(self.ridge, "ridge", ("loo", "gcv"))
+            if not self.grid:
+                raise ValueError("grid must hold at least one penalty multiple")
+            for v in self.grid:
+                _check_float(v, "grid[]", low=0.0, low_open=True)
+            return None
         return _check_float(self.ridge, "ridge", low=0.0)
+
+    def _select(self, Xa: FloatArray, Ya: FloatArray, criterion: RidgeSelect) -> float:
+        Xc = Xa - Xa.mean(axis=0) if self.fit_intercept else Xa
+        scale = float(np.einsum("ij,ij->", Xc, Xc)) / max(1, min(Xc.shape))
+        scale = scale if scale > 0.0 else 1.0
+        lams = [scale * g for g in self.grid]
+        self.path_ = ridge_path(Xa, Ya, lams, criterion=criterion, fit_intercept=self.fit_intercept)
+        best = int(np.argmin(self.path_))
+        self.ridge_at_edge_ = len(lams) > 1 and best in (0, len(lams) - 1)
+        return lams[best]
 
     def fit(self, X: npt.ArrayLike, Y: npt.ArrayLike) -> LinearMap:
         """Fit ``W`` and ``b`` on rows of ``X`` (shape ``(n, d_in)``) and ``Y`` (``(n, d_out)``).
 
         Returns ``self``.
         """
-        ridge = self._check_params()
+        fixed = self._check_params()
         Xa, Ya = _check_pair(X, Y)
+        if fixed is None:
+            criterion: RidgeSelect = "gcv" if self.ridge == "gcv" else "loo"
+            ridge = self._select(Xa, Ya, criterion)
+        else:
+            ridge = fixed
+        self.ridge_ = ridge
         if self.fit_intercept:
             x_mean = Xa.mean(axis=0)
             y_mean = Ya.mean(axis=0)
@@ -450,6 +568,13 @@ class MLPMap:
     ``np.random.default_rng(seed)``; initial weights, then the shuffling and dropout masks,
     are drawn from it in a fixed order, so the same seed and data give bit-identical results.
 
+    Early stopping: with ``validation > 0`` that fraction of the training rows (a seeded
+    draw from ``default_rng([seed, 1])``, at least one row, and at least one row left to train
+    on) is held out; after every epoch the loss on it (no dropout, the whole slice as one
+    batch) is recorded in ``val_history``; training stops once it has not improved for
+    ``patience`` epochs, and the parameters of the best epoch are kept. ``epochs`` is then the
+    maximum. ``best_epoch_`` (1-based) and ``epochs_run_`` say what happened.
+
     Losses are described in :func:`mse_loss`, :func:`cosine_loss` and :func:`ranking_loss`
     (``margin`` is used by the latter only). All arithmetic is float64.
 
@@ -457,6 +582,10 @@ class MLPMap:
         weights_: list of weight matrices, ``weights_[l]`` of shape ``(fan_in, fan_out)``.
         biases_: list of bias vectors, ``biases_[l]`` of shape ``(fan_out,)``.
         history: training loss per epoch of the last :meth:`fit`.
+        val_history: validation loss per epoch (empty without ``validation``).
+        best_epoch_: the epoch whose parameters were kept (the last one without
+            ``validation``).
+        epochs_run_: the epochs actually trained.
 
     >>> import numpy as np
     >>> X = np.random.default_rng(0).standard_normal((64, 3))
@@ -482,6 +611,8 @@ class MLPMap:
         seed: int = 0,
         init: InitName = "default",
         progress: Callable[[int, float], None] | None = None,
+        validation: float = 0.0,
+        patience: int = 5,
     ) -> None:
         self.hidden = hidden
         self.activation = activation
@@ -495,10 +626,15 @@ class MLPMap:
         self.seed = seed
         self.init = init
         self.progress = progress
+        self.validation = validation
+        self.patience = patience
         self._check_params()
         self.weights_: list[FloatArray] = []
         self.biases_: list[FloatArray] = []
         self.history: list[float] = []
+        self.val_history: list[float] = []
+        self.best_epoch_ = 0
+        self.epochs_run_ = 0
 
     def __repr__(self) -> str:
         names = (
@@ -513,6 +649,8 @@ class MLPMap:
             "weight_decay",
             "seed",
             "init",
+            "validation",
+            "patience",
         )
         args = ", ".join(f"{k}={getattr(self, k)!r}" for k in names)
         return f"MLPMap({args})"
@@ -531,6 +669,8 @@ class MLPMap:
         _check_float(self.lr, "lr", low=0.0, low_open=True)
         _check_float(self.weight_decay, "weight_decay", low=0.0)
         _check_int(self.seed, "seed", 0)
+        _check_float(self.validation, "validation", low=0.0, high=1.0)
+        _check_int(self.patience, "patience", 1)
         if self.progress is not None and not callable(self.progress):
             raise TypeError("progress must be a callable progress(epoch, loss) or None")
         return widths
@@ -682,8 +822,18 @@ class MLPMap:
         """
         self._check_params()
         Xa, Ya = _check_pair(X, Y)
+        Xv = Yv = None
+        if self.validation > 0.0:
+            n_all = Xa.shape[0]
+            if n_all < 2:
+                raise ValueError("validation needs at least 2 training rows, got 1")
+            n_val = min(n_all - 1, max(1, int(round(float(self.validation) * n_all))))
+            order = np.random.default_rng([int(self.seed), 1]).permutation(n_all)
+            val, keep = np.sort(order[:n_val]), np.sort(order[n_val:])
+            Xa, Ya, Xv, Yv = Xa[keep], Ya[keep], Xa[val], Ya[val]
         rng = np.random.default_rng(self.seed)
         self._init(Xa.shape[1], Ya.shape[1], rng)
+        self.val_history = []
         params = [*self.weights_, *self.biases_]
         n_weights = len(self.weights_)
         m = [np.zeros_like(p) for p in params]
@@ -694,6 +844,10 @@ class MLPMap:
         n = Xa.shape[0]
         bs = int(self.batch_size)
         step = 0
+        best_val = math.inf
+        best: list[FloatArray] | None = None
+        self.best_epoch_ = 0
+        self.epochs_run_ = 0
         for epoch in range(int(self.epochs)):
             order = rng.permutation(n)
             total = 0.0
@@ -717,8 +871,23 @@ class MLPMap:
                     p -= lr * (m[k] / c1) / (np.sqrt(v[k] / c2) + _ADAM_EPS)
             epoch_loss = total / n
             self.history.append(epoch_loss)
+            self.epochs_run_ = epoch + 1
             if self.progress is not None:
                 self.progress(epoch + 1, epoch_loss)
+            if Xv is None or Yv is None:
+                self.best_epoch_ = epoch + 1
+                continue
+            val_loss = _loss(self.loss, self._forward(Xv, None)[0], Yv, margin)[0]
+            self.val_history.append(val_loss)
+            if val_loss < best_val:
+                best_val = val_loss
+                best = [p.copy() for p in params]
+                self.best_epoch_ = epoch + 1
+            elif epoch + 1 - self.best_epoch_ >= int(self.patience):
+                break
+        if best is not None:
+            for p, saved in zip(params, best):
+                p[...] = saved
         return self
 
     def predict(self, X: npt.ArrayLike) -> FloatArray:
