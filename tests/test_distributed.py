@@ -423,3 +423,13 @@ def test_worker_killed_mid_run_still_gives_the_complete_identical_result():
         assert_identical(res, want)
         assert killed["addr"] not in c.scheduler_info()["workers"]
     cluster.close()
+
+
+def test_session_runs_knn_on_its_own_local_cluster():
+    X = clustered(120, 6, np.float32, seed=14)
+    with nd.session(workers=1) as knn:
+        res = knn(X, k=4, metric="l2", threads=2)
+    assert_identical(res, nno.knn(X, k=4, metric="l2"))
+    with pytest.raises(ValueError, match="not both"):
+        with nd.session("tcp://127.0.0.1:1", 2):
+            pass

@@ -44,7 +44,8 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -63,7 +64,7 @@ from .._api import (
 )
 from . import _tasks as _t
 
-__all__ = ["Neighbors", "default_block", "knn", "mnno", "neighbors", "nno"]
+__all__ = ["Neighbors", "default_block", "knn", "mnno", "neighbors", "nno", "session"]
 
 Progress = Union[bool, Callable[[int, int], Any], None]
 
@@ -175,6 +176,7 @@ def _as_set(x: Any, name: str, dtype: np.dtype | None = None) -> _Set:
     import dask.array as da
 
     del dask
+    data: Any
     if isinstance(x, da.Array):
         kind, shape, src_dtype, data = "dask", x.shape, x.dtype, x
         if any(isinstance(s, float) and math.isnan(s) for s in shape):
@@ -246,9 +248,7 @@ class _Graph:
                 return nxt[0][0]
             cur, level = nxt, level + 1
 
-    def checks(
-        self, tag: str, sets: list[tuple[_Set, list[Any], list[int]]], metric: str
-    ) -> str:
+    def checks(self, tag: str, sets: list[tuple[_Set, list[Any], list[int]]], metric: str) -> str:
         """Scan tasks for every block of the sets (in this order: the first bad row of the
         first set is the one reported) and the reduction to the run's largest magnitude."""
         scans = []
@@ -416,7 +416,7 @@ def _lazy(g: _Graph, keys: list[Any], bounds: list[int], width: int, dtypes: Any
     import dask.array as da
 
     chunks = (tuple(b1 - b0 for b0, b1 in zip(bounds[:-1], bounds[1:])), (width,))
-    arrays = []
+    arrays: list[Any] = []
     for pos, (what, dt) in enumerate(zip(("scores", "indices"), dtypes)):
         name = g.name(what)
         for b, key in enumerate(keys):
@@ -672,3 +672,63 @@ def neighbors(
     )
     return Neighbors(res.scores, res.indices, metric, bool(include_self))
 
+
+@contextmanager
+def session(
+    scheduler: str | None = None, workers: int | None = None
+) -> Iterator[Callable[..., KnnResult]]:
+    """A cluster for a command: yields a function with the signature of :func:`nnoverlap.knn`
+    (``threads`` is ignored) that runs :func:`knn` there.
+
+    ``scheduler``: the address of a running Dask scheduler (``tcp://host:8786``); else
+    ``workers``: start a LocalCluster of that many worker processes with one thread each, closed
+    on exit. The hook behind ``nnoverlap compare --scheduler ADDR`` / ``--workers N``.
+
+    >>> import numpy as np, nnoverlap.distributed as nd
+    >>> with nd.session(workers=1) as knn:  # doctest: +SKIP
+    ...     knn(np.eye(3) + 1, k=1).indices.ravel().tolist()
+    [1, 0, 0]
+    """
+    if (scheduler is None) == (workers is None):
+        raise ValueError("give either a scheduler address or a number of workers, not both")
+    from distributed import Client, LocalCluster
+
+    cluster = None
+    if scheduler is not None:
+        client = Client(scheduler)
+    else:
+        n = _as_int(workers, "workers")
+        if n < 1:
+            raise ValueError(f"workers must be at least 1, got {n}")
+        cluster = LocalCluster(
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0"
+        )
+        client = Client(cluster)
+
+    def run(
+        x: Any,
+        k: int = 10,
+        *,
+        base: Any = None,
+        metric: str = "cosine",
+        include_self: bool = False,
+        threads: int | None = None,
+        progress: Progress = None,
+    ) -> KnnResult:
+        del threads  # each worker runs one task per thread it has
+        return knn(
+            x,
+            k,
+            base=base,
+            metric=metric,
+            include_self=include_self,
+            client=client,
+            progress=progress,
+        )
+
+    try:
+        yield run
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

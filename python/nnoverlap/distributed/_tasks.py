@@ -227,7 +227,9 @@ def pick(result: tuple[Any, ...], i: int) -> Any:
     return result[i]
 
 
-def overlap_counts(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], ks: list[int]) -> np.ndarray:
+def overlap_counts(
+    a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], ks: list[int]
+) -> np.ndarray:
     """NNO^k of each row of a block, for each k (the neighbour lists of A and of B)."""
     return _core.overlap(ready(a[1]), ready(b[1]), [int(v) for v in ks], 1)
 
