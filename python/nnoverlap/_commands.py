@@ -8,6 +8,7 @@ exits with status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import sys
 import textwrap
@@ -93,6 +94,19 @@ def add_commands(sub: Any) -> None:
         help="read only the first N rows of each file",
     )
     _add_output_args(p)
+    where = p.add_mutually_exclusive_group()  # nnoverlap.distributed.session
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDR",
+        help="compute the neighbours on the Dask scheduler at ADDR (tcp://host:8786); "
+        'needs pip install "nnoverlap[dask]"',
+    )
+    where.add_argument(
+        "--workers",
+        type=_positive,
+        metavar="N",
+        help="compute the neighbours on a local Dask cluster of N worker processes",
+    )
     p.set_defaults(func=run_compare)
 
     p = sub.add_parser("neighbors", help="a word's nearest neighbours in an embedding file")
@@ -138,9 +152,23 @@ def _load(path: str, args: argparse.Namespace, bars: bool) -> Embeddings:
 
 def _run(a: Embeddings, b: Embeddings, args: argparse.Namespace, bars: bool) -> Comparison:
     t = time.perf_counter()
-    with _progress.Bar("k-NN of A", bars) as pa, _progress.Bar("k-NN of B", bars) as pb:
+    with contextlib.ExitStack() as stack:
+        knn = None
+        if getattr(args, "scheduler", None) or getattr(args, "workers", None):
+            from .distributed import session
+
+            knn = stack.enter_context(session(args.scheduler, args.workers))
+        pa = stack.enter_context(_progress.Bar("k-NN of A", bars))
+        pb = stack.enter_context(_progress.Bar("k-NN of B", bars))
         result = compare(
-            a, b, args.k, metric=args.metric, threads=args.threads, progress_a=pa, progress_b=pb
+            a,
+            b,
+            args.k,
+            metric=args.metric,
+            threads=args.threads,
+            progress_a=pa,
+            progress_b=pb,
+            knn=knn,
         )
     _note(args, f"neighbours of {result.n:,} words computed in {time.perf_counter() - t:.2f} s")
     return result

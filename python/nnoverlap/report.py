@@ -202,6 +202,7 @@ def compare(
     threads: int | None = None,
     progress_a: Progress | None = None,
     progress_b: Progress | None = None,
+    knn: Callable[..., Any] | None = None,
 ) -> Comparison:
     """Align two embeddings on their shared words and compare their neighbourhoods.
 
@@ -234,8 +235,9 @@ def compare(
                     "use --metric ip or l2, or remove them"
                 )
     kmax = ks[-1]
-    ia = _api.knn(a2.vectors, kmax, metric=metric, threads=threads, progress=progress_a).indices
-    ib = _api.knn(b2.vectors, kmax, metric=metric, threads=threads, progress=progress_b).indices
+    run = _api.knn if knn is None else knn  # knn: e.g. nnoverlap.distributed.session()
+    ia = run(a2.vectors, kmax, metric=metric, threads=threads, progress=progress_a).indices
+    ib = run(b2.vectors, kmax, metric=metric, threads=threads, progress=progress_b).indices
     counts = np.column_stack([_api.overlap(ia, ib, kk) for kk in ks]).astype(np.int64)
     return Comparison(
         words=list(a2.words),
