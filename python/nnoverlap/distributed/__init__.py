@@ -379,7 +379,12 @@ def _run(dsk: dict[Any, Any], keys: list[Any], client: Any, progress: Progress) 
     if cl is None:
         import dask.threaded
 
-        return list(dask.threaded.get(dsk, keys))
+        if callable(progress):
+            progress(0, len(keys))
+        out = list(dask.threaded.get(dsk, keys))
+        if callable(progress):
+            progress(len(keys), len(keys))
+        return out
     import dask
     from distributed import as_completed, wait
 
@@ -456,7 +461,7 @@ def knn(
         compute: False returns ``KnnResult`` of two dask arrays (chunks of ``block`` rows)
             without computing anything.
         progress: True for Dask's progress bar, or ``callback(done, total)`` called as
-            blocks of rows finish.
+            blocks of rows finish (without a distributed client: at the start and the end).
 
     Returns:
         ``KnnResult(scores, indices)``, (n, k) each, as numpy arrays (or dask arrays).
