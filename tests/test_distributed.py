@@ -433,3 +433,53 @@ def test_session_runs_knn_on_its_own_local_cluster():
     with pytest.raises(ValueError, match="not both"):
         with nd.session("tcp://127.0.0.1:1", 2):
             pass
+
+
+def test_block_offsets_past_the_u32_index_space_are_rejected():
+    """The building blocks check offset + rows against the u32 indices (no silent wrap)."""
+    from nnoverlap import _core
+
+    x = np.ones((10, 3), np.float32)
+    with pytest.raises(ValueError, match="offset 4294967291 plus 10 rows"):
+        _core._block_pair(x, 2**32 - 5, x, 0, 2, "ip", 1.0, None)
+    with pytest.raises(ValueError, match="offset 4294967286 plus 10 rows"):
+        _core._block_pair(x, 0, x, 2**32 - 10, 2, "ip", 1.0, None)
+    with pytest.raises(ValueError, match="base block"):
+        _core._block_query(x, x, 2**32 - 5, None, 2, "ip", 1.0, None)
+
+
+def unaligned(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy of ``a`` at an odd address, as Dask can deserialise arrays."""
+    buf = np.zeros(a.nbytes + 1, dtype=np.uint8)
+    out = np.frombuffer(buf.data[1:], dtype=a.dtype).reshape(a.shape)
+    out[...] = a
+    assert out.flags.c_contiguous and (a.size == 0 or not out.flags.aligned)
+    return out
+
+
+def test_tasks_accept_unaligned_blocks_from_dask_buffers():
+    """Regression: arrays from Dask's network buffers can be unaligned; the core rejects those,
+    so every task aligns its inputs (copying only then)."""
+    from nnoverlap.distributed import _tasks
+
+    X = clustered(64, 5, np.float32)
+    want = nno.knn(X, k=4, metric="l2")
+    mabs = _tasks.max_abs(_tasks.scan(unaligned(X[:32]), "l2", "x", 0, "<f4"), 0.0)
+    mabs = max(mabs, _tasks.scan(unaligned(X[32:]), "l2", "x", 32, "<f4"))
+    ctr = _tasks.centre(mabs, unaligned(X))
+    pairs = {
+        (i, j): _tasks.block_pair(
+            unaligned(X[32 * i : 32 * i + 32]), 32 * i, unaligned(X[32 * j : 32 * j + 32]),
+            32 * j, 4, "l2", mabs, unaligned(ctr), "<f4",
+        )
+        for i, j in ((0, 0), (0, 1), (1, 1))
+    }  # fmt: skip
+    parts = [[pairs[0, 0], pairs[0, 1]], [pairs[0, 1], pairs[1, 1]]]
+    sides = [[0, 0], [2, 0]]
+    out = []
+    for b in range(2):
+        merged = _tasks.merge([tuple(unaligned(a) for a in p) for p in parts[b]], sides[b])
+        merged = (unaligned(merged[0]), unaligned(merged[1]))
+        out.append(_tasks.finish(merged, "l2", mabs, False, None, 32 * b, 32, "<f4"))
+    assert same(np.concatenate([o[1] for o in out]), want.indices)
+    assert same(np.concatenate([o[0] for o in out]), want.scores)
