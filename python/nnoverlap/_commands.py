@@ -12,6 +12,7 @@ flags of the command line (``--duplicates first``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import os
 import re
@@ -242,6 +243,19 @@ def add_commands(sub: Any) -> None:
     p.add_argument("b", metavar="B", help="embedding file, any of the same formats")
     _add_input_args(p, both=True)
     _add_output_args(p)
+    where = p.add_mutually_exclusive_group()  # nnoverlap.distributed.session
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDR",
+        help="compute the neighbours on the Dask scheduler at ADDR (tcp://host:8786); "
+        'needs pip install "nnoverlap[dask]"',
+    )
+    where.add_argument(
+        "--workers",
+        type=_positive,
+        metavar="N",
+        help="compute the neighbours on a local Dask cluster of N worker processes",
+    )
     p.set_defaults(func=run_compare)
 
     p = sub.add_parser(
@@ -425,7 +439,14 @@ def _run(
 ) -> Comparison:
     t = time.perf_counter()
     try:
-        with _progress.Bar("k-NN of A", bars) as pa, _progress.Bar("k-NN of B", bars) as pb:
+        with contextlib.ExitStack() as stack:
+            knn = None
+            if getattr(args, "scheduler", None) or getattr(args, "workers", None):
+                from .distributed import session
+
+                knn = stack.enter_context(session(args.scheduler, args.workers))
+            pa = stack.enter_context(_progress.Bar("k-NN of A", bars))
+            pb = stack.enter_context(_progress.Bar("k-NN of B", bars))
             result = compare(
                 a,
                 b,
@@ -436,6 +457,7 @@ def _run(
                 threads=args.threads,
                 progress_a=pa,
                 progress_b=pb,
+                knn=knn,
             )
     except ValueError as exc:
         raise UsageError(error_text(exc)) from None

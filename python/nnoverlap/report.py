@@ -411,6 +411,7 @@ def compare(
     threads: int | None = None,
     progress_a: Progress | None = None,
     progress_b: Progress | None = None,
+    knn: Callable[..., Any] | None = None,
 ) -> Comparison:
     """Align two embeddings on their shared words and compare their neighbourhoods.
 
@@ -488,10 +489,11 @@ def compare(
             f"B): k = {ks[-1]} needs at least {ks[-1] + 1}"
         )
     kmax = ks[-1]
+    run = _api.knn if knn is None else knn  # knn: e.g. nnoverlap.distributed.session()
     neighbours = []
     for e, callback in ((a2, progress_a), (b2, progress_b)):
         step = _progress.Steps(callback)
-        result = _api.knn(
+        result = run(
             e.vectors, kmax, metric=metric, threads=threads, progress=step if callback else None
         )
         step.finish()
