@@ -12,10 +12,13 @@ __all__ = [
     "__version__",
     "detect_format",
     "THREAD_LIMIT",
+    "WHAT_WE_READ",
     "first_nonfinite_row",
     "knn",
     "overlap",
     "read_embeddings",
+    "read_file",
+    "sniff",
     "write_embeddings",
 ]
 __version__: str
@@ -71,9 +74,7 @@ def _block_query(
     centre: _F | None,
 ) -> tuple[_F, _U]: ...
 def _merge(keys_a: _F, idx_a: _U, keys_b: _F, idx_b: _U) -> tuple[_F, _U]: ...
-def _finish(
-    keys: _F, idx: _U, metric: str, max_abs: float
-) -> tuple[_F, npt.NDArray[np.int64]]: ...
+def _finish(keys: _F, idx: _U, metric: str, max_abs: float) -> tuple[_F, npt.NDArray[np.int64]]: ...
 def _pair_scores(
     x: _F,
     base: _F | None,
@@ -91,15 +92,34 @@ class FormatError(ValueError):
 def read_embeddings(
     data: npt.NDArray[np.uint8],
     name: str,
-    format: str,
+    format: str | None,
     limit: int | None,
     dtype: str,
     errors: str,
     duplicates: str,
     threads: int | None = None,
     progress: Callable[[int, int], Any] | None = None,
-) -> tuple[list[str], npt.NDArray[np.floating[Any]], int | None, int]: ...
+    nonfinite: str = "error",
+    chunk: int = 0,
+) -> tuple[list[str], npt.NDArray[np.floating[Any]], str, int | None, int, list[str]]: ...
+def read_file(
+    path: str,
+    name: str,
+    format: str | None,
+    limit: int | None,
+    dtype: str,
+    errors: str,
+    duplicates: str,
+    threads: int | None = None,
+    progress: Callable[[int, int], Any] | None = None,
+    nonfinite: str = "error",
+    chunk: int = 0,
+) -> tuple[list[str], npt.NDArray[np.floating[Any]], str, int | None, int, list[str]]: ...
+def sniff(head: bytes) -> tuple[str, str] | None: ...
 def detect_format(data: npt.NDArray[np.uint8], name: str) -> str: ...
+
+WHAT_WE_READ: str
+
 def write_embeddings(
     path: str,
     words: list[str],
