@@ -623,6 +623,27 @@ fn _pair_scores<'py>(
     by_dtype!(x, run(py, x, base, pairs, m, threads))
 }
 
+/// _panic_for_tests(in_pool) -> never returns: panics on purpose (in a worker of the thread
+/// pool when `in_pool`), so that the tests can check that a bug in the core surfaces as a
+/// RuntimeError naming the operation, not as an abort or a PanicException.
+#[pyfunction]
+fn _panic_for_tests(py: Python<'_>, in_pool: bool) -> PyResult<()> {
+    run_interruptible(py, "_panic_for_tests", None, |_| -> crate::Result<()> {
+        if in_pool {
+            use rayon::prelude::*;
+            pool::install(Some(2), || {
+                (0..4).into_par_iter().for_each(|i| {
+                    if i == 3 {
+                        panic!("deliberate panic in a pool worker")
+                    }
+                })
+            })?;
+        }
+        panic!("deliberate panic")
+    })?
+    .map_err(to_pyerr)
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -640,6 +661,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(_merge, m)?,
         wrap_pyfunction!(_finish, m)?,
         wrap_pyfunction!(_pair_scores, m)?,
+        wrap_pyfunction!(_panic_for_tests, m)?,
     ] {
         m.add_function(f)?;
     }

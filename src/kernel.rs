@@ -46,7 +46,9 @@ pub struct L2Key;
 impl<T: Real> KeyFn<T> for DotKey {
     #[inline(always)]
     fn key(dot: T, _: T, _: T) -> T {
-        dot
+        // A no-op on the finite keys the kernel sees; without it LLVM compiles the f64 tile
+        // of the bare dot product 2-3x slower than the same tile with any key operation.
+        dot.max(T::NEG_INFINITY)
     }
 }
 impl<T: Real> KeyFn<T> for CosineKey {

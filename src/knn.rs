@@ -49,6 +49,18 @@ pub fn auto_block(rows: usize, threads: usize) -> usize {
         .clamp(MIN_BLOCK, MAX_BLOCK)
 }
 
+/// The block size of the query path when [`KnnOptions::block`] is 0. Each query block packs the
+/// whole base once, so larger query blocks pack the base fewer times; with no rounds to keep
+/// busy, [`QUERY_TASKS_PER_THREAD`] tasks per thread balance the load.
+pub fn query_block(rows: usize, threads: usize) -> usize {
+    rows.div_ceil(QUERY_TASKS_PER_THREAD * threads.max(1))
+        .next_multiple_of(16)
+        .clamp(MIN_BLOCK, MAX_BLOCK)
+}
+
+/// Tasks per thread of the query path (see [`query_block`]).
+pub const QUERY_TASKS_PER_THREAD: usize = 4;
+
 /// What to compute.
 #[derive(Debug, Clone)]
 pub struct KnnOptions {
@@ -448,19 +460,30 @@ fn query_keys<T: Real>(
     Ok(tops)
 }
 
+/// The result arrays (scores, indices) of `rows x k`.
+type Output<T> = (Vec<T>, Vec<i64>);
+
+/// Allocates the result arrays before any work starts, so that a request that cannot fit
+/// fails at once with [`Error::OutOfMemory`].
+fn alloc_output<T: Real>(rows: usize, k: usize) -> Result<Output<T>> {
+    let len = crate::error::checked_len(rows, k, 8, "the neighbour lists")?;
+    Ok((
+        try_vec(len, T::ZERO, "the neighbour scores")?,
+        try_vec(len, 0i64, "the neighbour indices")?,
+    ))
+}
+
 /// Writes per-block top-k results into the output, best first, with scores in the metric's
 /// units; when `self_first`, column 0 of each row is the row itself with `self_score(row)`.
 /// Fails (never returns the empty-slot index) if a row holds fewer candidates than it must.
 fn assemble<T: Real>(
     blocks: Vec<TopK<T>>,
-    rows: usize,
+    (mut scores, mut indices): Output<T>,
     k: usize,
     params: &Params<T>,
     self_first: Option<&(dyn Fn(usize) -> T + Sync)>,
 ) -> Result<Neighbors<T>> {
-    let len = crate::error::checked_len(rows, k, 8, "the neighbour lists")?;
-    let mut scores = try_vec(len, T::ZERO, "the neighbour scores")?;
-    let mut indices = try_vec(len, 0i64, "the neighbour indices")?;
+    let rows = indices.len() / k.max(1);
     let offset = usize::from(self_first.is_some());
     let mut starts = Vec::with_capacity(blocks.len());
     let mut acc = 0;
@@ -549,6 +572,7 @@ pub fn knn_self<T: Real>(
         ));
     }
     pool::install(opts.threads, || {
+        let out = alloc_output::<T>(n, opts.k)?;
         let params = Params::for_set(&x, opts.metric)?;
         let prepared = Prepared::new(x, &params)?;
         let others = opts.k - usize::from(opts.include_self);
@@ -559,7 +583,7 @@ pub fn knn_self<T: Real>(
             self_join_keys(&prepared, others, block, ctl)?
         };
         if !opts.include_self {
-            return assemble(blocks, n, opts.k, &params, None);
+            return assemble(blocks, out, opts.k, &params, None);
         }
         // The row itself, scored exactly as any other pair would be (so that a duplicate row
         // ties with it): cosine 1 (every other key is clamped to at most 1), Euclidean 0.
@@ -571,7 +595,7 @@ pub fn knn_self<T: Real>(
                 params.key_to_score(prepared.pair_key(i, &prepared, i, &mut bufs))
             }
         };
-        assemble(blocks, n, opts.k, &params, Some(&self_score))
+        assemble(blocks, out, opts.k, &params, Some(&self_score))
     })?
 }
 
@@ -620,11 +644,15 @@ pub fn knn_query_sides<T: Real>(
     pool::install(opts.threads, || {
         let params = Params::for_query(&queries, &base, opts.metric)?;
         let run = || -> Result<Neighbors<T>> {
+            let out = alloc_output::<T>(queries.rows(), opts.k)?;
             let q = Prepared::new(queries, &params)?;
             let b = Prepared::new(base, &params)?;
-            let block = block_for(opts, queries.rows());
+            let block = match opts.block {
+                0 => query_block(queries.rows(), rayon::current_num_threads()),
+                b => b,
+            };
             let blocks = query_keys(&q, &b, opts.k, block, ctl)?;
-            assemble(blocks, queries.rows(), opts.k, &params, None)
+            assemble(blocks, out, opts.k, &params, None)
         };
         run().map_err(plain)
     })

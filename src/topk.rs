@@ -2,7 +2,8 @@
 //!
 //! Each row keeps its k best candidates as a binary heap whose root is the *worst* of them, so
 //! a candidate is rejected with one comparison against the root, which is what happens to
-//! almost every candidate once the rows have filled. The order is total (key, then index), so
+//! almost every candidate once the rows have filled; for large k, rows buffer candidates and
+//! select in batches instead (see [`BUFFER_FROM_K`]). The order is total (key, then index), so
 //! the final result does not depend on the order candidates arrive in: any tiling, thread count
 //! or merge order gives the same lists.
 
@@ -15,34 +16,58 @@ pub fn better<T: Real>(ka: T, ia: u32, kb: T, ib: u32) -> bool {
     ka > kb || (ka == kb && ia < ib)
 }
 
+/// From this k on, rows buffer candidates and select in batches instead of keeping a heap.
+///
+/// A heap pays a sift of `log2 k` scattered steps per accepted candidate; with k in the
+/// hundreds a row's heap no longer sits in L1 and rows accept thousands of candidates each
+/// (about `k ln(n / k)` in random order). A buffer of `2 k` takes a candidate with one store;
+/// when it is full, one selection (`select_nth_unstable`, linear) keeps the k best and raises
+/// the row's threshold to the k-th of them. Between selections the threshold is stale (lower
+/// than the true k-th best), which only lets a few more candidates into the buffer.
+pub const BUFFER_FROM_K: usize = 64;
+
 /// The k best candidates of each of `rows` rows.
 #[derive(Debug, Clone)]
 pub struct TopK<T> {
     k: usize,
+    /// Slots per row: k for a heap, 2k for a buffer.
+    cap: usize,
+    buffered: bool,
     keys: Vec<T>,
     idx: Vec<u32>,
     len: Vec<u32>,
+    /// Buffered rows: the k-th best key at the last selection (`-inf` before the first).
+    thr: Vec<T>,
+    scratch: Vec<(T, u32)>,
 }
 
 impl<T: Real> TopK<T> {
     pub fn new(rows: usize, k: usize) -> Self {
-        Self {
-            k,
-            keys: vec![T::NEG_INFINITY; rows * k],
-            idx: vec![u32::MAX; rows * k],
-            len: vec![0; rows],
-        }
+        Self::try_new(rows, k).expect("top-k allocation")
     }
 
-    /// [`TopK::new`], or [`crate::Error::OutOfMemory`] when `rows x k` does not fit.
+    /// A top-k of `rows` rows, or [`crate::Error::OutOfMemory`] when it does not fit.
     pub fn try_new(rows: usize, k: usize) -> Result<Self> {
+        Self::with_mode(rows, k, k >= BUFFER_FROM_K)
+    }
+
+    fn with_mode(rows: usize, k: usize, buffered: bool) -> Result<Self> {
         let what = "the top-k lists";
-        let len = checked_len(rows, k, std::mem::size_of::<T>() + 4, what)?;
+        let cap = if buffered { 2 * k } else { k };
+        let len = checked_len(rows, cap, std::mem::size_of::<T>() + 4, what)?;
         Ok(Self {
             k,
+            cap,
+            buffered,
             keys: try_vec(len, T::NEG_INFINITY, what)?,
             idx: try_vec(len, u32::MAX, what)?,
             len: try_vec(rows, 0, what)?,
+            thr: if buffered {
+                try_vec(rows, T::NEG_INFINITY, what)?
+            } else {
+                Vec::new()
+            },
+            scratch: Vec::new(),
         })
     }
 
@@ -54,25 +79,67 @@ impl<T: Real> TopK<T> {
         self.k
     }
 
-    /// The key a candidate must reach to be considered for `row`: the row's worst kept key,
-    /// or minus infinity while the row holds fewer than k candidates. A candidate with a
-    /// smaller key can be rejected without looking at its index.
+    /// The key a candidate must reach to be considered for `row`: a key no better than the
+    /// row's k-th best so far (exactly that for a heap), or minus infinity while the row holds
+    /// fewer than k candidates. A candidate with a smaller key can be rejected without looking
+    /// at its index.
     #[inline(always)]
     pub fn threshold(&self, row: usize) -> T {
-        if (self.len[row] as usize) < self.k {
+        if self.buffered {
+            self.thr[row]
+        } else if (self.len[row] as usize) < self.k {
             T::NEG_INFINITY
         } else {
             self.keys[row * self.k]
         }
     }
 
-    /// Offers candidate `(key, index)` to `row`; keeps it if it is among the k best so far.
+    /// Offers candidate `(key, index)` to `row`; keeps it if it may be among the k best.
     #[inline]
     pub fn push(&mut self, row: usize, key: T, index: u32) {
-        let k = self.k;
-        if k == 0 {
+        if self.k == 0 {
             return;
         }
+        if self.buffered {
+            if key < self.thr[row] {
+                return;
+            }
+            let len = self.len[row] as usize;
+            let at = row * self.cap + len;
+            self.keys[at] = key;
+            self.idx[at] = index;
+            self.len[row] += 1;
+            if len + 1 == self.cap {
+                self.select(row);
+            }
+            return;
+        }
+        self.heap_push(row, key, index);
+    }
+
+    /// Buffered rows: keeps the k best of the row's buffer and raises its threshold.
+    fn select(&mut self, row: usize) {
+        let (k, base, len) = (self.k, row * self.cap, self.len[row] as usize);
+        if len <= k {
+            return;
+        }
+        let keys = &mut self.keys[base..base + len];
+        let idx = &mut self.idx[base..base + len];
+        self.scratch.clear();
+        self.scratch
+            .extend(keys.iter().copied().zip(idx.iter().copied()));
+        self.scratch
+            .select_nth_unstable_by(k - 1, |a, b| rank_cmp(*a, *b));
+        for (c, &(kk, ii)) in self.scratch[..k].iter().enumerate() {
+            keys[c] = kk;
+            idx[c] = ii;
+        }
+        self.thr[row] = self.scratch[k - 1].0;
+        self.len[row] = k as u32;
+    }
+
+    fn heap_push(&mut self, row: usize, key: T, index: u32) {
+        let k = self.k;
         let base = row * k;
         let len = self.len[row] as usize;
         let keys = &mut self.keys[base..base + k];
@@ -122,28 +189,36 @@ impl<T: Real> TopK<T> {
         idx[pos] = index;
     }
 
-    /// Number of candidates `row` holds (k once it has seen at least k).
+    /// Number of candidates `row` holds, at most k (k once it has seen at least k).
     pub fn filled(&self, row: usize) -> usize {
-        self.len[row] as usize
+        (self.len[row] as usize).min(self.k)
     }
 
     /// The rows' candidates sorted best first: `(keys, indices)`, each `rows * k` long.
     /// Rows that saw fewer than k candidates are padded with `(-inf, u32::MAX)`.
-    pub fn into_sorted(mut self) -> (Vec<T>, Vec<u32>) {
-        let k = self.k;
+    pub fn into_sorted(self) -> (Vec<T>, Vec<u32>) {
+        let (k, cap, rows) = (self.k, self.cap, self.rows());
+        let mut keys = vec![T::NEG_INFINITY; rows * k];
+        let mut idx = vec![u32::MAX; rows * k];
         if k > 0 {
-            let mut pairs: Vec<(T, u32)> = Vec::with_capacity(k);
-            for (keys, idx) in self.keys.chunks_mut(k).zip(self.idx.chunks_mut(k)) {
+            let mut pairs: Vec<(T, u32)> = Vec::with_capacity(cap);
+            for r in 0..rows {
+                let len = self.len[r] as usize;
                 pairs.clear();
-                pairs.extend(keys.iter().copied().zip(idx.iter().copied()));
+                pairs.extend(
+                    self.keys[r * cap..r * cap + len]
+                        .iter()
+                        .copied()
+                        .zip(self.idx[r * cap..r * cap + len].iter().copied()),
+                );
                 pairs.sort_unstable_by(|a, b| rank_cmp(*a, *b));
-                for (c, (kk, ii)) in pairs.iter().enumerate() {
-                    keys[c] = *kk;
-                    idx[c] = *ii;
+                for (c, (kk, ii)) in pairs.iter().take(k).enumerate() {
+                    keys[r * k + c] = *kk;
+                    idx[r * k + c] = *ii;
                 }
             }
         }
-        (self.keys, self.idx)
+        (keys, idx)
     }
 }
 
@@ -230,6 +305,49 @@ mod tests {
                 let (keys, idx) = t.into_sorted();
                 let got: Vec<(f32, u32)> = keys.into_iter().zip(idx).collect();
                 assert_eq!(got, brute(&cands, k));
+            }
+        }
+    }
+
+    #[test]
+    fn buffered_rows_equal_heap_rows_with_many_ties() {
+        let mut seed = 17;
+        for k in [1usize, 2, 5, 64, 100] {
+            for _ in 0..20 {
+                let n = (lcg(&mut seed) % 700) as usize + 1;
+                let mut heap = TopK::<f32>::with_mode(2, k, false).unwrap();
+                let mut buf = TopK::<f32>::with_mode(2, k, true).unwrap();
+                let mut all = Vec::new();
+                for j in 0..n as u32 {
+                    let key = (lcg(&mut seed) % 9) as f32;
+                    let row = (lcg(&mut seed) % 2) as usize;
+                    // offer only what passes the threshold, as the kernel does
+                    if key >= heap.threshold(row) {
+                        heap.push(row, key, j);
+                    }
+                    if key >= buf.threshold(row) {
+                        buf.push(row, key, j);
+                    }
+                    all.push((row, key, j));
+                }
+                let (bk, bi) = buf.clone().into_sorted();
+                assert_eq!(heap.into_sorted(), (bk.clone(), bi.clone()));
+                for row in 0..2 {
+                    let cands: Vec<(f32, u32)> = all
+                        .iter()
+                        .filter(|c| c.0 == row)
+                        .map(|c| (c.1, c.2))
+                        .collect();
+                    let want = brute(&cands, k);
+                    let got: Vec<(f32, u32)> = bk[row * k..(row + 1) * k]
+                        .iter()
+                        .copied()
+                        .zip(bi[row * k..(row + 1) * k].iter().copied())
+                        .take(want.len())
+                        .collect();
+                    assert_eq!(got, want);
+                    assert_eq!(buf.filled(row), want.len());
+                }
             }
         }
     }

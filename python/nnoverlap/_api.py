@@ -20,7 +20,7 @@ __all__ = ["KnnResult", "METRICS", "chance", "knn", "mnno", "nno", "overlap"]
 METRICS = ("cosine", "ip", "l2")
 """The metrics every function accepts: cosine similarity, inner product, Euclidean distance."""
 
-KSpec = Union[int, Sequence[int]]
+KSpec = Union[int, Sequence[int], np.ndarray]
 Progress = Callable[[int, int], Any]
 
 
@@ -74,7 +74,7 @@ def _check_threads(threads: Any) -> int | None:
         return None
     if isinstance(threads, bool) or not isinstance(threads, numbers.Integral):
         raise TypeError(f"threads must be None (all cores) or an integer, got {threads!r}")
-    if not 1 <= threads <= _core.THREAD_LIMIT:
+    if not 1 <= int(threads) <= _core.THREAD_LIMIT:
         raise ValueError(
             f"threads must satisfy 1 <= threads <= {_core.THREAD_LIMIT} (4 x this machine's "
             f"cores, and at least 64), got {threads!r}"
@@ -279,7 +279,7 @@ def mnno(
 def mnno(
     a: Any,
     b: Any,
-    k: KSpec | np.ndarray = 10,
+    k: KSpec = 10,
     *,
     metric: str = "cosine",
     include_self: bool = False,
@@ -327,9 +327,10 @@ def overlap(i: Any, j: Any, k: int | None = None) -> np.ndarray:
     """Per-row overlap |set(I_r[:k]) ∩ set(J_r[:k])| of two precomputed neighbour lists.
 
     Args:
-        i, j: (n, width) integer arrays, each row a neighbour list without repeats (for
+        i: (n, width) integer array, each row a neighbour list without repeats (for
             instance the ``indices`` of :func:`knn`, or of faiss). Negative entries (faiss'
             padding for missing results) are rejected.
+        j: (n, width) integer array, the other lists, alike.
         k: use the first k columns (default: all).
 
     Returns:

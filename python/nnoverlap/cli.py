@@ -1,4 +1,8 @@
-"""The ``nnoverlap`` command line (also ``python -m nnoverlap``)."""
+"""The ``nnoverlap`` command line (also ``python -m nnoverlap``).
+
+Exit status: 0 on success, 2 for bad usage or bad input (one line on stderr saying why),
+130 when interrupted.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,26 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ._commands import add_commands, add_demo_args
+from ._commands import DEMO_DESCRIPTION, UsageError, add_commands, add_demo_args, error_text
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``nnoverlap`` with all its subcommands."""
+    from . import __version__
+
     parser = argparse.ArgumentParser(
         prog="nnoverlap",
         description="Exact k-NN and nearest-neighbour overlap (mNNO) between embeddings.",
+        epilog="Run `nnoverlap COMMAND --help` for the options of a command.",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument(
+        "--version", action="version", version=f"nnoverlap {__version__}", help="print the version"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = sub.add_parser(
-        "demo", help="run compare on the bundled ImageNet-1k visual and text embeddings"
+        "demo",
+        help="run compare on the bundled ImageNet-1k visual and text embeddings",
+        description=DEMO_DESCRIPTION,
     )
     add_demo_args(demo)  # demo, compare, neighbors: _commands.py
     add_commands(sub)
@@ -28,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -37,8 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # /dev/null so that Python's final flush does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (ValueError, TypeError, OSError) as exc:
-        print(f"nnoverlap: error: {exc}", file=sys.stderr)
+    except UsageError as exc:
+        print(f"nnoverlap: error: {' '.join(str(exc).splitlines())}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError, OSError, ImportError, KeyError) as exc:
+        print(f"nnoverlap: error: {error_text(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("nnoverlap: interrupted", file=sys.stderr)

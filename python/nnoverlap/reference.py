@@ -51,7 +51,7 @@ def _as_rows(X: Matrix, name: str) -> list[list[float]]:
         raise ValueError(f"{name} must be 2-D (a sequence of rows of numbers)") from None
     rows = []
     for i, row in enumerate(raw):
-        values = []
+        values: list[float] = []
         for v in row:
             if isinstance(v, Iterable) and not isinstance(v, (str, bytes)):
                 # A shape error, not a type error: semantics.md answers "not 2-D" with ValueError.
