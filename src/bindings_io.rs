@@ -1,8 +1,9 @@
 //! Python bindings of the embedding-file readers and writers in [`crate::readers`].
 //!
-//! The Python layer (`nnoverlap.io`) memory-maps the file and passes its bytes as a read-only
-//! uint8 array, so reading with a `limit` touches only the pages of the first rows. Parsing runs
-//! with the GIL released, on a worker thread that Ctrl-C can cancel.
+//! `read_file` reads a path itself (regular files, pipes and devices alike, plain or
+//! compressed), as a stream: never a memory map, so a file that shrinks while it is read is an
+//! error, not SIGBUS. `read_embeddings` reads bytes already in memory. Parsing runs with the
+//! GIL released, on a worker thread that Ctrl-C can cancel, inside a pool of `crate::pool`.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -11,14 +12,14 @@ use std::path::PathBuf;
 use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::create_exception;
-use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyMemoryError, PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyList;
+use pyo3::types::{PyBytes, PyList};
 
 use crate::bindings::{run_interruptible, to_pyerr};
 use crate::readers::{
-    self, Detected, Duplicates, Format, Location, ReadError, ReadOptions, Table, Utf8Policy, Value,
-    WriteError,
+    self, Detected, Duplicates, FileSource, Format, Location, NonFinite, ReadError, ReadOptions,
+    Table, Utf8Policy, Value, WriteError,
 };
 
 create_exception!(
@@ -30,11 +31,15 @@ create_exception!(
      hold the same (None where they do not apply)."
 );
 
-fn format_error(py: Python<'_>, name: &str, location: Location, message: &str) -> PyErr {
-    let err = FormatError::new_err(format!("{name}, {location}: {message}"));
+fn format_error(py: Python<'_>, name: &str, location: Option<Location>, message: &str) -> PyErr {
+    let err = match location {
+        Some(loc) => FormatError::new_err(format!("{name}, {loc}: {message}")),
+        None => FormatError::new_err(format!("{name}: {message}")),
+    };
     let (line, row, byte) = match location {
-        Location::Line(l) => (Some(l), None, None),
-        Location::Row { row, byte } => (None, Some(row), Some(byte)),
+        Some(Location::Line(l)) => (Some(l), None, None),
+        Some(Location::Row { row, byte }) => (None, Some(row), Some(byte)),
+        None => (None, None, None),
     };
     let value = err.value(py);
     let attrs = [("line", line), ("row", row), ("byte", byte)];
@@ -49,71 +54,30 @@ fn format_error(py: Python<'_>, name: &str, location: Location, message: &str) -
     }
 }
 
+/// The Python exception for a read error of the file `name`.
+fn read_pyerr(py: Python<'_>, name: &str, e: ReadError) -> PyErr {
+    match e {
+        ReadError::Format { location, message } => format_error(py, name, Some(location), &message),
+        ReadError::Unreadable(message) => format_error(py, name, None, &message),
+        ReadError::Io { kind, message } => {
+            PyErr::from(io::Error::new(kind, format!("{name}: {message}")))
+        }
+        e @ ReadError::OutOfMemory { .. } => PyMemoryError::new_err(format!("{name}: {e}")),
+        ReadError::Interrupted => to_pyerr(crate::Error::Interrupted),
+    }
+}
+
 fn parse_format(format: &str) -> PyResult<Format> {
     format.parse().map_err(PyValueError::new_err)
 }
 
-type ReadOut<'py> = (Bound<'py, PyList>, Bound<'py, PyAny>, Option<usize>, usize);
-
-fn read_typed<'py, T: Value + numpy::Element>(
-    py: Python<'py>,
-    data: &[u8],
-    name: &str,
-    format: Format,
-    opts: ReadOptions,
-    threads: Option<usize>,
-    progress: Option<Py<PyAny>>,
-) -> PyResult<ReadOut<'py>> {
-    // Never rayon's global pool: it does not survive a fork (see `crate::pool`).
-    let pool = crate::pool::pool(threads).map_err(to_pyerr)?;
-    let outcome = run_interruptible(py, "load", progress, |ctl| {
-        match pool.install(|| readers::read::<T>(data, format, &opts, ctl)) {
-            Err(ReadError::Interrupted) => Err(crate::Error::Interrupted),
-            other => Ok(other),
-        }
-    })?
-    .map_err(to_pyerr)?;
-    let table: Table<T> = match outcome {
-        Ok(table) => table,
-        Err(ReadError::Format { location, message }) => {
-            return Err(format_error(py, name, location, &message))
-        }
-        Err(ReadError::Interrupted) => unreachable!("mapped above"),
-    };
-    let rows = table.words.len();
-    let vectors = Array2::from_shape_vec((rows, table.dim), table.vectors)
-        .expect("the reader returns rows * dim values");
-    let words = PyList::new(py, table.words)?;
-    Ok((
-        words,
-        vectors.into_pyarray(py).into_any(),
-        table.header_rows,
-        table.duplicates_dropped,
-    ))
-}
-
-/// read_embeddings(data, name, format, limit, dtype, errors, duplicates, threads=None, progress=None)
-/// -> (words, vectors, header_rows, duplicates_dropped)
-///
-/// `data`: the file's bytes as a 1-D uint8 array; `name`: the file name used in messages;
-/// `dtype`: "float32" or "float64"; `errors`: "strict" or "replace"; `duplicates`: "error",
-/// "first" or "last". Raises FormatError naming the line.
-#[pyfunction]
-#[pyo3(signature = (data, name, format, limit, dtype, errors, duplicates, threads=None, progress=None))]
-#[allow(clippy::too_many_arguments)]
-fn read_embeddings<'py>(
-    py: Python<'py>,
-    data: PyReadonlyArray1<'py, u8>,
-    name: &str,
-    format: &str,
+fn parse_options(
     limit: Option<usize>,
-    dtype: &str,
     errors: &str,
     duplicates: &str,
-    threads: Option<usize>,
-    progress: Option<Py<PyAny>>,
-) -> PyResult<ReadOut<'py>> {
-    let format = parse_format(format)?;
+    nonfinite: &str,
+    chunk: usize,
+) -> PyResult<ReadOptions> {
     let utf8 = match errors {
         "strict" => Utf8Policy::Strict,
         "replace" => Utf8Policy::Replace,
@@ -133,21 +97,196 @@ fn read_embeddings<'py>(
             )))
         }
     };
-    let opts = ReadOptions {
+    let nonfinite = match nonfinite {
+        "error" => NonFinite::Error,
+        "drop" => NonFinite::Drop,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "nonfinite must be \"error\" or \"drop\", got {other:?}"
+            )))
+        }
+    };
+    Ok(ReadOptions {
         limit,
         utf8,
         duplicates,
-    };
-    let bytes = data
-        .as_slice()
-        .map_err(|_| PyValueError::new_err("data must be a contiguous uint8 array"))?;
+        nonfinite,
+        chunk,
+    })
+}
+
+/// (words, vectors, format, header_rows, duplicates_dropped, nonfinite_dropped)
+type ReadOut<'py> = (
+    Bound<'py, PyList>,
+    Bound<'py, PyAny>,
+    &'static str,
+    Option<usize>,
+    usize,
+    Bound<'py, PyList>,
+);
+
+/// Where the bytes come from.
+enum Input<'d> {
+    Memory(&'d [u8]),
+    Path(PathBuf),
+}
+
+fn read_typed<'py, T: Value + numpy::Element>(
+    py: Python<'py>,
+    input: Input<'_>,
+    name: &str,
+    format: Option<Format>,
+    opts: ReadOptions,
+    threads: Option<usize>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<ReadOut<'py>> {
+    // Never rayon's global pool: it does not survive a fork (see `crate::pool`).
+    let pool = crate::pool::pool(threads).map_err(to_pyerr)?;
+    let outcome = run_interruptible(py, "load", progress, |ctl| {
+        let read = || match &input {
+            Input::Memory(data) => {
+                readers::read_from::<T, _>(*data, Some(data.len() as u64), format, &opts, ctl)
+            }
+            Input::Path(path) => {
+                let (src, size) = FileSource::open(path, ctl)?;
+                readers::read_from::<T, _>(src, size, format, &opts, ctl)
+            }
+        };
+        Ok::<_, crate::Error>(pool.install(read))
+    })?
+    .map_err(to_pyerr)?;
+    let (table, format): (Table<T>, Format) = outcome.map_err(|e| read_pyerr(py, name, e))?;
+    let rows = table.words.len();
+    let vectors = Array2::from_shape_vec((rows, table.dim), table.vectors)
+        .map_err(|e| PyValueError::new_err(format!("internal error (a bug): {e}")))?;
+    let words = PyList::new(py, table.words)?;
+    let dropped = PyList::new(py, table.nonfinite_dropped)?;
+    Ok((
+        words,
+        vectors.into_pyarray(py).into_any(),
+        format.name(),
+        table.header_rows,
+        table.duplicates_dropped,
+        dropped,
+    ))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read_any<'py>(
+    py: Python<'py>,
+    input: Input<'_>,
+    name: &str,
+    format: Option<&str>,
+    limit: Option<usize>,
+    dtype: &str,
+    errors: &str,
+    duplicates: &str,
+    threads: Option<usize>,
+    progress: Option<Py<PyAny>>,
+    nonfinite: &str,
+    chunk: usize,
+) -> PyResult<ReadOut<'py>> {
+    let format = format.map(parse_format).transpose()?;
+    let opts = parse_options(limit, errors, duplicates, nonfinite, chunk)?;
     match dtype {
-        "float32" => read_typed::<f32>(py, bytes, name, format, opts, threads, progress),
-        "float64" => read_typed::<f64>(py, bytes, name, format, opts, threads, progress),
+        "float32" => read_typed::<f32>(py, input, name, format, opts, threads, progress),
+        "float64" => read_typed::<f64>(py, input, name, format, opts, threads, progress),
         other => Err(PyValueError::new_err(format!(
             "dtype must be float32 or float64, got {other}"
         ))),
     }
+}
+
+/// read_embeddings(data, name, format, limit, dtype, errors, duplicates, threads=None,
+/// progress=None, nonfinite="error", chunk=0)
+/// -> (words, vectors, format, header_rows, duplicates_dropped, nonfinite_dropped)
+///
+/// `data`: the file's bytes (plain or compressed) as a 1-D uint8 array; `name`: the file name
+/// used in messages; `format`: a format name or None to detect it; `dtype`: "float32" or
+/// "float64"; `errors`: "strict" or "replace"; `duplicates`: "error", "first" or "last";
+/// `nonfinite`: "error" or "drop"; `chunk`: bytes per parsing task (0: the default; tests use
+/// small chunks). Raises FormatError naming the line.
+#[pyfunction]
+#[pyo3(signature = (data, name, format, limit, dtype, errors, duplicates, threads=None, progress=None, nonfinite="error", chunk=0))]
+#[allow(clippy::too_many_arguments)]
+fn read_embeddings<'py>(
+    py: Python<'py>,
+    data: PyReadonlyArray1<'py, u8>,
+    name: &str,
+    format: Option<&str>,
+    limit: Option<usize>,
+    dtype: &str,
+    errors: &str,
+    duplicates: &str,
+    threads: Option<usize>,
+    progress: Option<Py<PyAny>>,
+    nonfinite: &str,
+    chunk: usize,
+) -> PyResult<ReadOut<'py>> {
+    let bytes = data
+        .as_slice()
+        .map_err(|_| PyValueError::new_err("data must be a contiguous uint8 array"))?;
+    read_any(
+        py,
+        Input::Memory(bytes),
+        name,
+        format,
+        limit,
+        dtype,
+        errors,
+        duplicates,
+        threads,
+        progress,
+        nonfinite,
+        chunk,
+    )
+}
+
+/// read_file(path, name, format, limit, dtype, errors, duplicates, threads=None, progress=None,
+/// nonfinite="error", chunk=0) -> as read_embeddings
+///
+/// Reads the file, pipe or device at `path` as a stream (plain, gzip, bzip2 or xz). OSError
+/// (FileNotFoundError, ...) if it cannot be read; FormatError if it is not an embedding file
+/// of a text or word2vec binary format, naming what it looks like.
+#[pyfunction]
+#[pyo3(signature = (path, name, format, limit, dtype, errors, duplicates, threads=None, progress=None, nonfinite="error", chunk=0))]
+#[allow(clippy::too_many_arguments)]
+fn read_file<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    name: &str,
+    format: Option<&str>,
+    limit: Option<usize>,
+    dtype: &str,
+    errors: &str,
+    duplicates: &str,
+    threads: Option<usize>,
+    progress: Option<Py<PyAny>>,
+    nonfinite: &str,
+    chunk: usize,
+) -> PyResult<ReadOut<'py>> {
+    read_any(
+        py,
+        Input::Path(path),
+        name,
+        format,
+        limit,
+        dtype,
+        errors,
+        duplicates,
+        threads,
+        progress,
+        nonfinite,
+        chunk,
+    )
+}
+
+/// sniff(head) -> (kind, description) | None: what a file's first bytes (64 or more) say it
+/// is: "gzip", "bzip2", "xz", "npy", "npz", "zip", "torch", "parquet", "safetensors",
+/// "pickle", "png", ...; None for text, word2vec binary and unknown bytes.
+#[pyfunction]
+fn sniff(head: &Bound<'_, PyBytes>) -> Option<(&'static str, &'static str)> {
+    readers::sniff(head.as_bytes()).map(|k| (k.name, k.what))
 }
 
 /// detect_format(data, name) -> "npy" | "word2vec" | "word2vec-binary" | "glove"
@@ -159,10 +298,7 @@ fn detect_format(py: Python<'_>, data: PyReadonlyArray1<'_, u8>, name: &str) -> 
     match readers::detect_format(bytes) {
         Ok(Detected::Npy) => Ok("npy".into()),
         Ok(Detected::Embeddings(f)) => Ok(f.name().into()),
-        Err(ReadError::Format { location, message }) => {
-            Err(format_error(py, name, location, &message))
-        }
-        Err(ReadError::Interrupted) => Err(PyValueError::new_err("interrupted")),
+        Err(e) => Err(read_pyerr(py, name, e)),
     }
 }
 
@@ -244,6 +380,9 @@ fn write_embeddings(
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("FormatError", m.py().get_type::<FormatError>())?;
     m.add_function(wrap_pyfunction!(read_embeddings, m)?)?;
+    m.add_function(wrap_pyfunction!(read_file, m)?)?;
+    m.add_function(wrap_pyfunction!(sniff, m)?)?;
+    m.add("WHAT_WE_READ", readers::WHAT_WE_READ)?;
     m.add_function(wrap_pyfunction!(detect_format, m)?)?;
     m.add_function(wrap_pyfunction!(write_embeddings, m)?)?;
     Ok(())

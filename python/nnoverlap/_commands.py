@@ -399,7 +399,13 @@ def _load(
     }
     if words is not None:
         kwargs["words"] = words
-    reader_drops = args.drop_nonfinite and "drop_nonfinite" in _LOAD_PARAMETERS
+    # load(drop_nonfinite=True) drops rows before alignment (listing them in
+    # e.dropped_nonfinite); compare's report lists the shared words it leaves out after
+    # alignment, so there the reader keeps its rows (npy) until the command layer adopts
+    # e.dropped_nonfinite (readers branch note); neighbors lets the reader drop them.
+    reader_drops = (
+        args.drop_nonfinite and "drop_nonfinite" in _LOAD_PARAMETERS and hasattr(args, "word")
+    )
     if reader_drops:
         kwargs["drop_nonfinite"] = True
     try:

@@ -12,12 +12,15 @@ __all__ = [
     "__version__",
     "detect_format",
     "THREAD_LIMIT",
+    "WHAT_WE_READ",
     "first_nonfinite_row",
     "knn",
     "overlap",
     "rank_counts",
     "find_in_rows",
     "read_embeddings",
+    "read_file",
+    "sniff",
     "write_embeddings",
 ]
 __version__: str
@@ -102,15 +105,34 @@ class FormatError(ValueError):
 def read_embeddings(
     data: npt.NDArray[np.uint8],
     name: str,
-    format: str,
+    format: str | None,
     limit: int | None,
     dtype: str,
     errors: str,
     duplicates: str,
     threads: int | None = None,
     progress: Callable[[int, int], Any] | None = None,
-) -> tuple[list[str], npt.NDArray[np.floating[Any]], int | None, int]: ...
+    nonfinite: str = "error",
+    chunk: int = 0,
+) -> tuple[list[str], npt.NDArray[np.floating[Any]], str, int | None, int, list[str]]: ...
+def read_file(
+    path: str,
+    name: str,
+    format: str | None,
+    limit: int | None,
+    dtype: str,
+    errors: str,
+    duplicates: str,
+    threads: int | None = None,
+    progress: Callable[[int, int], Any] | None = None,
+    nonfinite: str = "error",
+    chunk: int = 0,
+) -> tuple[list[str], npt.NDArray[np.floating[Any]], str, int | None, int, list[str]]: ...
+def sniff(head: bytes) -> tuple[str, str] | None: ...
 def detect_format(data: npt.NDArray[np.uint8], name: str) -> str: ...
+
+WHAT_WE_READ: str
+
 def write_embeddings(
     path: str,
     words: list[str],
