@@ -301,8 +301,10 @@ def test_neighbors_gives_lists_for_the_measures(client):
     nb = nd.neighbors(B, k=10, block=30, client=client)
     assert na.k == 10 and na.metric == "cosine"
     assert_identical(nno.KnnResult(na.scores, na.indices), nno.knn(A, k=10))
-    assert same(na.nno(nb, k=5), nno.nno(A, B, k=5))
-    assert na.mnno(nb) == nno.mnno(A, B, k=10)
+    assert isinstance(na, nno.Neighbors)
+    per_item = nno.mutual_knn(na, nb, k=5, per_item=True)
+    np.testing.assert_array_equal(per_item * 5, nno.nno(A, B, k=5))
+    assert nno.mutual_knn(na, nb, k=10) == nno.mnno(A, B, k=10)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -253,3 +253,12 @@ def test_row_errors_name_the_set_and_the_row():
         nno.knn(A, 2, base=Z)
     with pytest.raises(ValueError, match=r"^queries row 2 is all zeros"):
         nno.knn(Z, 2, base=A)
+
+
+def test_unaligned_contiguous_input_is_accepted():
+    X = np.random.default_rng(10).standard_normal((30, 4)).astype(np.float32)
+    buf = bytearray(X.nbytes + 1)
+    Y = np.frombuffer(buf, dtype=np.uint8)[1:].view(np.float32).reshape(30, 4)
+    Y[...] = X
+    assert not Y.flags.aligned and Y.flags.c_contiguous
+    np.testing.assert_array_equal(nno.knn(Y, 3).indices, nno.knn(X, 3).indices)

@@ -58,9 +58,11 @@ def _as_matrix(x: Any, name: str) -> np.ndarray:
         )
     if arr.shape[1] == 0:
         raise ValueError(f"{name} must have at least 1 dimension (d >= 1), got shape {arr.shape}")
+    # ALIGNED too: buffers sliced at odd offsets (np.frombuffer(buf[1:]), arrays a Dask worker
+    # deserialises) are C-contiguous but unaligned, which the core cannot borrow.
     if arr.dtype == np.float32 or arr.dtype == np.float64:
-        return np.ascontiguousarray(arr)
-    return np.ascontiguousarray(arr, dtype=np.float32)
+        return np.require(arr, requirements=["C_CONTIGUOUS", "ALIGNED"])
+    return np.require(arr, dtype=np.float32, requirements=["C_CONTIGUOUS", "ALIGNED"])
 
 
 def _check_metric(metric: Any) -> str:

@@ -7,6 +7,15 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "_block_pair",
+    "_block_query",
+    "_centre",
+    "_centre_rows",
+    "_finish",
+    "_merge",
+    "_pair_scores",
+    "_panic_for_tests",
+    "_scan",
     "FormatError",
     "KERNEL",
     "__version__",

@@ -497,8 +497,8 @@ def _load_safetensors(
 
 def _load_parquet(path: Path, key: str | None, limit: int | None) -> tuple[list[str], np.ndarray]:
     try:
-        import pyarrow as pa  # type: ignore[import-untyped]
-        import pyarrow.parquet as pq  # type: ignore[import-untyped]
+        import pyarrow as pa  # type: ignore[import-untyped,import-not-found,unused-ignore]
+        import pyarrow.parquet as pq  # type: ignore[import-untyped,import-not-found,unused-ignore]
     except ImportError:
         raise ImportError(
             f'{path}: reading Parquet needs pyarrow: pip install "nnoverlap[parquet]"'

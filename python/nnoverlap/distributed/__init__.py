@@ -62,9 +62,10 @@ from .._api import (
     _check_metric,
     _self_join_range,
 )
+from ..measures.neighbors import Neighbors
 from . import _tasks as _t
 
-__all__ = ["Neighbors", "default_block", "knn", "mnno", "neighbors", "nno", "session"]
+__all__ = ["default_block", "knn", "mnno", "neighbors", "nno", "session"]
 
 Progress = Union[bool, Callable[[int, int], Any], None]
 
@@ -610,44 +611,6 @@ def mnno(
     return float(values[0]) if single else values
 
 
-@dataclass(frozen=True)
-class Neighbors:
-    """The k nearest neighbours of every row of one set, with how they were found.
-
-    A small stand-in until the measures' ``Neighbors`` type lands: ``scores`` and ``indices``
-    as in :class:`nnoverlap.KnnResult` (numpy, or dask arrays with ``compute=False``).
-    """
-
-    scores: Any
-    indices: Any
-    metric: str
-    include_self: bool
-
-    @property
-    def k(self) -> int:
-        """Neighbours per row."""
-        return int(self.indices.shape[1])
-
-    def nno(self, other: Neighbors, k: int | None = None) -> np.ndarray:
-        """NNO^k(i) between these lists and ``other``'s (same items), per row.
-
-        >>> import numpy as np, nnoverlap.distributed as nd
-        >>> A = np.array([[0.0], [1.0], [3.0]]); B = np.array([[0.0], [2.0], [3.0]])
-        >>> na, nb = nd.neighbors(A, k=2, metric="l2"), nd.neighbors(B, k=2, metric="l2")
-        >>> na.nno(nb, k=1).tolist()
-        [1, 0, 1]
-        """
-        from .._api import overlap
-
-        return overlap(np.asarray(self.indices), np.asarray(other.indices), k)
-
-    def mnno(self, other: Neighbors, k: int | None = None) -> float:
-        """mNNO^k between these lists and ``other``'s (default k: all columns)."""
-        kk = self.k if k is None else int(k)
-        counts = self.nno(other, kk)
-        return float(counts.sum() / (kk * counts.shape[0]))
-
-
 def neighbors(
     x: Any,
     k: int = 10,
@@ -659,23 +622,20 @@ def neighbors(
     compute: bool = True,
     progress: Progress = None,
 ) -> Neighbors:
-    """The self-join of :func:`knn` as a :class:`Neighbors` object, for the measures.
+    """The self-join of :func:`knn` as a :class:`nnoverlap.Neighbors` object, the lists every
+    measure of :mod:`nnoverlap.measures` accepts (self excluded, as the measures define them;
+    for ``include_self`` or a lazy result use :func:`knn`).
 
     >>> import numpy as np, nnoverlap.distributed as nd
     >>> nd.neighbors(np.array([[0.0], [1.0], [3.0]]), k=1, metric="l2").indices.tolist()
     [[1], [0], [1]]
     """
-    res = knn(
-        x,
-        k,
-        metric=metric,
-        include_self=include_self,
-        block=block,
-        client=client,
-        compute=compute,
-        progress=progress,
-    )
-    return Neighbors(res.scores, res.indices, metric, bool(include_self))
+    if include_self:
+        raise ValueError("neighbors() excludes each item itself, as the measures do")
+    if not compute:
+        raise ValueError("neighbors() computes its lists; use knn(..., compute=False)")
+    res = knn(x, k, metric=metric, block=block, client=client, progress=progress)
+    return Neighbors(res.indices, res.scores, metric)
 
 
 @contextmanager
