@@ -220,3 +220,23 @@ def test_drop_zero_equals_the_reference_on_the_rows_left(seed, n, data):
     assert c.a["dropped_zero"] == [words[i] for i in sorted(zero_a)]
     assert c.b["dropped_zero"] == [words[i] for i in sorted(zero_b - zero_a)]
     assert float(c.mnno[0]) == pytest.approx(reference.mnno(A[kept], B[kept], k), abs=1e-12)
+
+
+def test_drop_nonfinite_in_compare_reads_text_files_and_lists_the_shared_words(tmp_path, capsys):
+    """Text formats refuse NaN rows; --drop-nonfinite lets the reader leave them out, and the
+    report lists the shared ones among them (not as words only the other file has)."""
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("x 1 0\ny nan 1\nz 0 1\nw 1 1\nonly 2 1\n")
+    b.write_text("x 1 0\ny 0 1\nz 0 1\nw 1 1\n")
+    rc, _, err = run(capsys, "compare", a, b, "-k", "1", "-q")
+    assert rc == 2 and "--drop-nonfinite" in err
+    js = tmp_path / "s.json"
+    rc, out, _ = run(capsys, "compare", a, b, "-k", "1", "--drop-nonfinite", "--json", js, "-q")
+    assert rc == 0
+    s = json.loads(js.read_text())
+    assert s["a"]["dropped_nonfinite"] == ["y"] and s["b"]["dropped_nonfinite"] == []
+    assert s["a"]["only_in_a"] == 1 and s["b"]["only_in_b"] == 0 and s["n"] == 3
+    assert "left out 1 word with a NaN or infinite value in A: y" in out
+    # the three words compared: x, z, w (as the reference says of their vectors)
+    A, B = [[1, 0], [0, 1], [1, 1]], [[1, 0], [0, 1], [1, 1]]
+    assert s["mnno"]["1"] == reference.mnno(A, B, 1)

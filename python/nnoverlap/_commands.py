@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _api, _progress, io
+from . import _api, _progress
 from .datasets import imagenet1k
 from .io import FORMATS, Embeddings, load
 from .report import (
@@ -358,33 +358,6 @@ def _width() -> int:
     return 120
 
 
-def _is_npy(path: str, fmt: str | None) -> bool:
-    if fmt is not None:
-        return fmt == "npy"
-    with open(path, "rb") as f:
-        return f.read(6) == b"\x93NUMPY"
-
-
-def _load_npy_keeping_nonfinite(
-    path: str, words: str | None, args: argparse.Namespace
-) -> Embeddings:
-    """An .npy file with its NaN/inf rows kept, for ``--drop-nonfinite`` to drop and list
-    (used while ``nnoverlap.load`` has no ``drop_nonfinite=``)."""
-    arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    if arr.ndim != 2 or arr.dtype.kind not in "fiu":
-        return load(path, format="npy", words=words)  # the reader's own error
-    wp = Path(words) if words is not None else io._words_path(Path(path))
-    if not wp.exists():
-        return load(path, format="npy", words=words)
-    ws = io._read_words_file(wp, args.errors)
-    if len(ws) != arr.shape[0]:
-        return load(path, format="npy", words=words)
-    rows = arr if args.limit is None else arr[: args.limit]
-    vectors = np.array(rows, dtype=args.dtype)
-    ws, vectors = io._dedupe(ws[: vectors.shape[0]], vectors, args.duplicates, path)
-    return Embeddings(ws, vectors, path=path, format="npy")
-
-
 def _load(
     path: str, args: argparse.Namespace, bars: bool, words: str | None, words_flag: str
 ) -> Embeddings:
@@ -399,22 +372,14 @@ def _load(
     }
     if words is not None:
         kwargs["words"] = words
-    # load(drop_nonfinite=True) drops rows before alignment (listing them in
-    # e.dropped_nonfinite); compare's report lists the shared words it leaves out after
-    # alignment, so there the reader keeps its rows (npy) until the command layer adopts
-    # e.dropped_nonfinite (readers branch note); neighbors lets the reader drop them.
-    reader_drops = (
-        args.drop_nonfinite and "drop_nonfinite" in _LOAD_PARAMETERS and hasattr(args, "word")
-    )
+    # The reader drops NaN/inf rows (every format) and lists their words in
+    # e.dropped_nonfinite; compare's report lists the shared ones among them.
+    reader_drops = bool(args.drop_nonfinite)
     if reader_drops:
         kwargs["drop_nonfinite"] = True
     try:
-        helpers = all(hasattr(io, f) for f in ("_words_path", "_read_words_file", "_dedupe"))
-        if args.drop_nonfinite and not reader_drops and helpers and _is_npy(path, args.format):
-            e = _load_npy_keeping_nonfinite(path, words, args)
-        else:
-            with _progress.Bar(f"reading {path}", bars) as bar:
-                e = load(path, progress=bar, **kwargs)
+        with _progress.Bar(f"reading {path}", bars) as bar:
+            e = load(path, progress=bar, **kwargs)
     except (ValueError, TypeError, OSError) as exc:
         reason = error_text(exc, words_flag)
         if re.search(r"NaN (or|and) infinit", reason) and "drop" not in reason:

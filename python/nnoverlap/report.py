@@ -443,7 +443,13 @@ def compare(
         raise ValueError(f"unknown metric {metric!r}; expected one of {', '.join(_api.METRICS)}")
     al = align(a, b)
     a2, b2 = al
-    src_a, src_b = _source(a, al.dropped_a, "a"), _source(b, al.dropped_b, "b")
+    # Rows the reader already left out (load(drop_nonfinite=True)): the words the other side
+    # has count as shared words left out, not as words only the other side has.
+    pre_a = [w for w in a.dropped_nonfinite if w in b]
+    pre_b = [w for w in b.dropped_nonfinite if w in a]
+    src_a = _source(a, al.dropped_a - len(pre_b), "a")
+    src_b = _source(b, al.dropped_b - len(pre_a), "b")
+    src_a["dropped_nonfinite"], src_b["dropped_nonfinite"] = pre_a, pre_b
     warnings = [
         w
         for w in (
@@ -473,7 +479,7 @@ def compare(
                     f"{what}: {_words_text(words)}; pass {flag} to leave them out{other}"
                 )
             keep[rows] = False
-            src[f"dropped_{test}"] = words
+            src[f"dropped_{test}"] = src[f"dropped_{test}"] + words
     if not keep.all():
         rows = np.flatnonzero(keep)
         a2 = Embeddings._trusted([a2.words[i] for i in rows], a2.vectors[rows], a2.path, a2.format)
