@@ -29,6 +29,8 @@ import numpy as np
 from . import _api, _progress
 from .datasets import imagenet1k
 from .io import FORMATS, Embeddings, load
+from .measures.catalog import MEASURES
+from .measures.compare import compare_measures, measures_arg
 from .report import (
     Comparison,
     _bad_rows,
@@ -158,6 +160,26 @@ def _add_output_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--threads", type=_positive, default=None, metavar="N", help="worker threads (default: all)"
+    )
+    p.add_argument(
+        "--measures",
+        type=measures_arg,
+        default=None,
+        metavar="LIST",
+        help="also compute these measures at each k from the same neighbour lists, "
+        "comma-separated (mnno,jaccard,trustworthiness,cknna, ...; see measures.md); "
+        "added to the report, --json and --csv",
+    )
+    p.add_argument(
+        "--null",
+        type=_positive,
+        default=None,
+        metavar="P",
+        help="with --measures: a permutation null of P relabellings (null mean, tau, p and "
+        "calibrated score of the measures of the top-k lists)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the --null permutations (default 0)"
     )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or notes")
 
@@ -317,6 +339,15 @@ def _check_input(path: str, what: str) -> None:
 def preflight(args: argparse.Namespace, inputs: list[tuple[str, str]]) -> None:
     """Everything that can fail without loading anything: the inputs ``(what, path)`` exist,
     each output path can be written, matplotlib is there for ``--plot``."""
+    if getattr(args, "null", None) is not None and not getattr(args, "measures", None):
+        raise UsageError("--null needs --measures (the measures to test)")
+    for name in getattr(args, "measures", None) or []:
+        forced = MEASURES[name].metric
+        if forced is not None and forced != args.metric:
+            raise UsageError(
+                f"--measures {name} is defined on {forced} neighbours, but --metric is "
+                f"{args.metric} (leave {name} out, or use --metric {forced})"
+            )
     for what, source in inputs:
         _check_input(source, what)
     outputs: list[tuple[str, str | None]] = [
@@ -433,6 +464,15 @@ def _run(
     except ValueError as exc:
         raise UsageError(error_text(exc)) from None
     _note(args, f"neighbours of {result.n:,} words computed in {time.perf_counter() - t:.2f} s")
+    if getattr(args, "measures", None):
+        t = time.perf_counter()
+        try:
+            result.measures = compare_measures(
+                result, args.measures, null=args.null, seed=args.seed, threads=args.threads
+            )
+        except ValueError as exc:
+            raise UsageError(error_text(exc)) from None
+        _note(args, f"measures computed in {time.perf_counter() - t:.2f} s")
     return result
 
 

@@ -195,6 +195,15 @@ class Comparison:
     b: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     """Things the reader of the numbers should know (most of a vocabulary not shared, ...)."""
+    scores_a: np.ndarray | None = field(default=None, repr=False)
+    """(n, max(ks)) the scores of ``neighbors_a`` (for ``nnoverlap.Neighbors``)."""
+    scores_b: np.ndarray | None = field(default=None, repr=False)
+    vectors_a: Any = field(default=None, repr=False)
+    """(n, d) A's aligned vectors (the measures that need ranks beyond k use them)."""
+    vectors_b: Any = field(default=None, repr=False)
+    measures: Any = field(default=None, repr=False)
+    """``nnoverlap.measures.compare.CompareMeasures`` added by ``compare --measures`` (None:
+    not asked for): the measures' table, JSON object and per-word columns."""
 
     @property
     def n(self) -> int:
@@ -260,6 +269,7 @@ class Comparison:
             "least": [self._word_entry(r) for r in self.least(show)],
             "most": [self._word_entry(r) for r in self.most(show)],
             "nnoverlap": __version__,
+            **({"measures": self.measures.to_dict()} if self.measures is not None else {}),
         }
 
     def write_json(self, path: str | os.PathLike[str], show: int = 10) -> None:
@@ -275,10 +285,14 @@ class Comparison:
         check_output_file(path)
         with open(path, "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
-            w.writerow(["word", "rank_a", "rank_b"] + [f"nno_k{k}" for k in self.ks])
+            extra: list[str] = []
+            cols: list[Any] = []
+            if self.measures is not None:
+                extra, cols = self.measures.per_word()
+            w.writerow(["word", "rank_a", "rank_b"] + [f"nno_k{k}" for k in self.ks] + extra)
             ra, rb, counts = self.rank_a.tolist(), self.rank_b.tolist(), self.counts.tolist()
             for i, word in enumerate(self.words):
-                w.writerow([word, ra[i], rb[i], *counts[i]])
+                w.writerow([word, ra[i], rb[i], *counts[i], *(c[i] for c in cols)])
 
     def format_text(self, show: int = 5, neighbors: int = 5, width: int = 120) -> str:
         """The report printed by ``nnoverlap compare``, about ``width`` characters wide.
@@ -318,6 +332,8 @@ class Comparison:
         lines.append(f"{'k':>5}  {'mNNO':>{wm}}  {'chance k/(n-1)':>{wc}}  {'mNNO/chance':>11}")
         for k, m, c in zip(self.ks, self.mnno, self.chance):
             lines.append(f"{k:>5}  {m:{wm}.{dm}f}  {c:{wc}.{dc}f}  {m / c:11.1f}")
+        if self.measures is not None:
+            lines.extend(self.measures.table())
         if show <= 0:
             return "\n".join(lines)
         K = self.focus_k
@@ -496,7 +512,7 @@ def compare(
         )
     kmax = ks[-1]
     run = _api.knn if knn is None else knn  # knn: e.g. nnoverlap.distributed.session()
-    neighbours = []
+    neighbours, scores = [], []
     for e, callback in ((a2, progress_a), (b2, progress_b)):
         step = _progress.Steps(callback)
         result = run(
@@ -504,6 +520,7 @@ def compare(
         )
         step.finish()
         neighbours.append(result.indices)
+        scores.append(result.scores)
     ia, ib = neighbours
     counts = np.column_stack([_api.overlap(ia, ib, kk) for kk in ks]).astype(np.int64)
     return Comparison(
@@ -518,6 +535,10 @@ def compare(
         a=src_a,
         b=src_b,
         warnings=warnings,
+        scores_a=np.asarray(scores[0]),
+        scores_b=np.asarray(scores[1]),
+        vectors_a=a2.vectors,
+        vectors_b=b2.vectors,
     )
 
 
