@@ -217,3 +217,45 @@ def test_null_must_be_a_positive_count(bad, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["compare", "a.npy", "b.npy", "--measures", "mnno", "--null", bad])
     assert exc.value.code == 2
+
+
+def test_measures_reuse_the_reports_neighbour_lists(pair, monkeypatch, capsys):
+    # one k-NN search per side, whichever measures are asked (trustworthiness needs ranks
+    # beyond k: a rank-count pass over the vectors, not a second neighbour search)
+    from nnoverlap import _api
+
+    calls = []
+    real = _api.knn
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("k", args[1] if len(args) > 1 else None))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_api, "knn", counting)
+    rc, out, _ = run(
+        capsys, "compare", pair[0], pair[1], "-k", "5", "10", "-q", "--show", "0",
+        "--measures", MEASURES, "--null", "5",
+    )  # fmt: skip
+    assert rc == 0 and "trustworthiness" in out
+    assert calls == [10, 10]
+
+
+def test_l2_values_equal_the_python_functions_on_small_files(tmp_path, capsys):
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(80, 6)).astype(np.float32)
+    b = (a + 0.7 * rng.normal(size=a.shape)).astype(np.float32)
+    words = [f"w{i}" for i in range(80)]
+    Embeddings(words, a).save(tmp_path / "a.npy")
+    Embeddings(words, b).save(tmp_path / "b.npy")
+    names = "mnno,jaccard,rank_similarity,lcmc,continuity,second_order_cosine"
+    rc, _, err = run(
+        capsys, "compare", tmp_path / "a.npy", tmp_path / "b.npy", "-k", "3", "7",
+        "--metric", "l2", "--measures", names, "-q", "--json", tmp_path / "s.json",
+    )  # fmt: skip
+    assert rc == 0, err
+    got = json.loads((tmp_path / "s.json").read_text(encoding="utf-8"))["measures"]["results"]
+    ref = nno.measure(a, b, k=[3, 7], measures=names.split(","), metric="l2")
+    for r in ref:
+        assert got[r.measure][str(r.k)]["value"] == pytest.approx(r.value, abs=1e-12)
+    assert got["lcmc"]["7"]["value"] == pytest.approx(nno.lcmc(a, b, k=7, metric="l2"), abs=1e-12)
+    assert got["lcmc"]["7"]["chance"] == 0.0
