@@ -134,6 +134,8 @@ def test_report_table_lists_every_measure_and_k(outputs):
     for name in MEASURES.split(","):
         for k in (1, 10):
             assert any(ln.split()[:2] == [name, str(k)] for ln in lines), (name, k)
+    rows = [tuple(ln.split()[:2]) for ln in lines]
+    assert rows.index(("cknna", "1")) + 1 == rows.index(("cknna", "10"))  # in the asked order
     tw = next(ln for ln in lines if ln.split()[:2] == ["trustworthiness", "10"])
     assert "no cheap null" in tw
     mn = next(ln for ln in lines if ln.split()[:2] == ["mnno", "10"]).split()

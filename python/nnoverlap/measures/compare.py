@@ -77,7 +77,7 @@ class CompareMeasures:
         cols = f"{'measure':<20} {'k':>5}  {'value':>8}  {'chance':>8}"
         if self.null:
             cols += f"  {'null mean':>9}  {'tau':>8}  {'p':>8}  {'calibrated':>10}"
-        lines = [head, cols]
+        rows: list[tuple[str, int, str]] = []  # (measure, k, line), in the asked order
         for r in self.results:
             row = f"{r.measure:<20} {'all' if r.k is None else r.k:>5}  {r.value:8.4f}  "
             row += f"{'-':>8}" if r.chance is None else f"{r.chance:8.4f}"
@@ -86,9 +86,11 @@ class CompareMeasures:
                     row += f"  {_NO_NULL}"
                 else:
                     row += f"  {r.null_mean:9.4f}  {r.tau:8.4f}  {r.p:8.4g}  {r.calibrated:10.4f}"
-            lines.append(row)
+            rows.append((r.measure, r.k or 0, row))
         for name, k, why in self._undefined():
-            lines.append(f"{name:<20} {k:>5}  undefined: {why}")
+            rows.append((name, k, f"{name:<20} {k:>5}  undefined: {why}"))
+        rows.sort(key=lambda t: (self.names.index(t[0]), t[1]))
+        lines = [head, cols, *(line for _, _, line in rows)]
         return lines
 
     def to_dict(self) -> dict[str, Any]:
