@@ -27,6 +27,8 @@ pub trait Real:
     const INFINITY: Self;
     /// The largest finite value, as f64.
     const MAX_F64: f64;
+    /// The smallest positive normal value, as f64.
+    const MIN_NORMAL_F64: f64;
     /// Powers of two `2^e` with `|e| <= SAFE_EXP` are normal numbers of this type, and so are
     /// their products with values in [0.5, 8).
     const SAFE_EXP: i32;
@@ -52,6 +54,7 @@ macro_rules! impl_real {
             const NEG_INFINITY: Self = <$t>::NEG_INFINITY;
             const INFINITY: Self = <$t>::INFINITY;
             const MAX_F64: f64 = <$t>::MAX as f64;
+            const MIN_NORMAL_F64: f64 = <$t>::MIN_POSITIVE as f64;
             const SAFE_EXP: i32 = <$t>::MAX_EXP - 4;
 
             #[inline(always)]

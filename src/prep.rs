@@ -241,6 +241,11 @@ pub struct Prepared<'a, T> {
     pub params: &'a Params<T>,
     /// Cosine: `2^e_i / |x_i 2^e_i|`, so that the prepared value is `x * factor` rounded once.
     cos_factor: Vec<f64>,
+    /// The same factor rounded to `T` (one multiply in `T` per value while packing, no
+    /// conversions), or 0 where it is not a safe normal `T` (rows of subnormal values): those
+    /// rows take the f64 product. A factor rounded to `T` scales the row's unit vector by
+    /// 1 + O(eps), which changes every cosine of the row by the same factor.
+    cos_t: Vec<T>,
     /// Euclidean: `dot_chain(y_i, y_i)` of the prepared row `y_i`; the kernel's factor.
     pub aux: Vec<T>,
 }
@@ -252,6 +257,7 @@ impl<'a, T: Real> Prepared<'a, T> {
             x,
             params,
             cos_factor: Vec::new(),
+            cos_t: Vec::new(),
             aux: Vec::new(),
         };
         match params.metric {
@@ -260,6 +266,17 @@ impl<'a, T: Real> Prepared<'a, T> {
                 f.par_iter_mut().enumerate().for_each(|(i, f)| {
                     *f = cosine_factor(x.row(i));
                 });
+                let (lo, hi) = (T::MIN_NORMAL_F64 * 16.0, T::MAX_F64 / 16.0);
+                p.cos_t = f
+                    .iter()
+                    .map(|&f| {
+                        if (lo..=hi).contains(&f) {
+                            T::from_f64(f)
+                        } else {
+                            T::ZERO
+                        }
+                    })
+                    .collect();
                 p.cos_factor = f;
             }
             Metric::Euclidean => {
@@ -285,7 +302,10 @@ impl<'a, T: Real> Prepared<'a, T> {
     #[inline(always)]
     pub fn value(&self, i: usize, k: usize, v: T) -> T {
         match self.params.metric {
-            Metric::Cosine => T::from_f64(v.to_f64() * self.cos_factor[i]),
+            Metric::Cosine => match self.cos_t[i] {
+                f if f == T::ZERO => T::from_f64(v.to_f64() * self.cos_factor[i]),
+                f => v * f,
+            },
             Metric::InnerProduct => v * self.params.scale,
             Metric::Euclidean => (v - self.params.centre[k]) * self.params.scale,
         }
@@ -304,10 +324,18 @@ impl<'a, T: Real> Prepared<'a, T> {
             let live = panel.min(rows - p * panel);
             match metric {
                 Metric::Cosine => {
-                    let f = &self.cos_factor[first..first + live];
-                    for dk in dst.chunks_exact_mut(panel) {
-                        for (v, &f) in dk.iter_mut().zip(f) {
-                            *v = T::from_f64(v.to_f64() * f);
+                    let ft = &self.cos_t[first..first + live];
+                    if ft.iter().all(|&f| f != T::ZERO) {
+                        for dk in dst.chunks_exact_mut(panel) {
+                            for (v, &f) in dk.iter_mut().zip(ft) {
+                                *v = *v * f;
+                            }
+                        }
+                    } else {
+                        for r in 0..live {
+                            for dk in dst.chunks_exact_mut(panel) {
+                                dk[r] = self.value(first + r, 0, dk[r]);
+                            }
                         }
                     }
                 }

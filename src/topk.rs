@@ -24,7 +24,7 @@ pub fn better<T: Real>(ka: T, ia: u32, kb: T, ib: u32) -> bool {
 /// when it is full, one selection (`select_nth_unstable`, linear) keeps the k best and raises
 /// the row's threshold to the k-th of them. Between selections the threshold is stale (lower
 /// than the true k-th best), which only lets a few more candidates into the buffer.
-pub const BUFFER_FROM_K: usize = 64;
+pub const BUFFER_FROM_K: usize = 200;
 
 /// The k best candidates of each of `rows` rows.
 #[derive(Debug, Clone)]
@@ -312,9 +312,9 @@ mod tests {
     #[test]
     fn buffered_rows_equal_heap_rows_with_many_ties() {
         let mut seed = 17;
-        for k in [1usize, 2, 5, 64, 100] {
+        for k in [1usize, 2, 5, 64, 100, 250] {
             for _ in 0..20 {
-                let n = (lcg(&mut seed) % 700) as usize + 1;
+                let n = (lcg(&mut seed) % 1500) as usize + 1;
                 let mut heap = TopK::<f32>::with_mode(2, k, false).unwrap();
                 let mut buf = TopK::<f32>::with_mode(2, k, true).unwrap();
                 let mut all = Vec::new();
