@@ -248,23 +248,6 @@ fn knn<'py>(
     by_dtype!(x, run(py, x, base, opts, progress, (name, base_name)))
 }
 
-/// first_nonfinite_row(x) -> the index of the first row holding NaN or infinity, or None.
-#[pyfunction]
-fn first_nonfinite_row(x: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
-    fn run<T: Real + numpy::Element>(x: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
-        let a: PyReadonlyArray2<T> = x.extract()?;
-        let m = matrix(&a)?;
-        // "ip" checks finiteness and a magnitude limit; only the first matters here.
-        let found = x.py().detach(|| {
-            pool::install(None, || {
-                (0..m.rows()).find(|&r| m.row(r).iter().any(|v| !v.is_finite()))
-            })
-        });
-        found.map_err(to_pyerr)
-    }
-    by_dtype!(x, run(x))
-}
-
 /// overlap(a, b, ks, threads=None) -> (n, len(ks)) int64: |set(a_i[:k]) ∩ set(b_i[:k])|.
 #[pyfunction]
 #[pyo3(signature = (a, b, ks, threads=None))]
@@ -649,7 +632,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("KERNEL", crate::kernel::kernel_name())?;
     m.add_function(wrap_pyfunction!(knn, m)?)?;
-    m.add_function(wrap_pyfunction!(first_nonfinite_row, m)?)?;
     m.add_function(wrap_pyfunction!(overlap, m)?)?;
     m.add("THREAD_LIMIT", pool::thread_limit())?;
     for f in [

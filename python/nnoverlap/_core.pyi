@@ -22,7 +22,6 @@ __all__ = [
     "detect_format",
     "THREAD_LIMIT",
     "WHAT_WE_READ",
-    "first_nonfinite_row",
     "knn",
     "overlap",
     "rank_counts",
@@ -48,7 +47,6 @@ def knn(
     name: str = "x",
     base_name: str = "base",
 ) -> tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.int64]]: ...
-def first_nonfinite_row(x: npt.NDArray[np.floating[Any]]) -> int | None: ...
 def overlap(
     a: npt.NDArray[np.int64],
     b: npt.NDArray[np.int64],
