@@ -21,6 +21,7 @@ import nnoverlap as nno
 from nnoverlap.cli import main
 from nnoverlap.datasets import imagenet1k
 from nnoverlap.mapping import LinearMap
+from nnoverlap.measures import paired_bootstrap, stratified_permutation_test
 from nnoverlap.paper import (
     PairedSet,
     Report,
@@ -33,13 +34,6 @@ from nnoverlap.paper import (
 )
 from nnoverlap.paper.maps import NetSettings, Setting, fit_predict
 from nnoverlap.paper.protocols import make_design
-from nnoverlap.paper.stats import (
-    bootstrap_interval,
-    bootstrap_intervals,
-    linear_cka,
-    permutation_null,
-    relabel,
-)
 
 
 @pytest.fixture(scope="module")
@@ -256,45 +250,43 @@ def test_shuffled_fit_sees_permuted_targets() -> None:
 # ---- statistics -----------------------------------------------------------------------------
 
 
+def _interval(groups: list[np.ndarray], **kw: Any) -> tuple[float, float]:
+    lo, hi = paired_bootstrap(groups, **kw)
+    return float(lo[0]), float(hi[0])
+
+
 def test_bootstrap_resamples_within_groups() -> None:
     # Group means are fixed within groups, so resampling each group alone never moves the mean.
-    lo, hi = bootstrap_interval([np.zeros(3), np.ones(7)], reps=200, seed=0)
+    lo, hi = _interval([np.zeros(3), np.ones(7)], reps=200, seed=0)
     assert lo == hi == pytest.approx(0.7)
-    lo, hi = bootstrap_interval([np.r_[np.zeros(3), np.ones(7)]], reps=500, seed=0)
+    lo, hi = _interval([np.r_[np.zeros(3), np.ones(7)]], reps=500, seed=0)
     assert lo < 0.7 < hi
 
 
 def test_bootstrap_interval_covers_a_known_mean() -> None:
     rng = np.random.default_rng(1)
     x = rng.normal(0.3, 1.0, size=4000)
-    lo, hi = bootstrap_interval([x], reps=800, seed=2)
+    lo, hi = _interval([x], reps=800, seed=2)
     se = x.std() / math.sqrt(x.size)
     assert lo == pytest.approx(x.mean() - 1.96 * se, abs=0.3 * se)
     assert hi == pytest.approx(x.mean() + 1.96 * se, abs=0.3 * se)
-    los, his = bootstrap_intervals([np.stack([x, 2 * x], axis=1)], reps=800, seed=2)
+    los, his = paired_bootstrap([np.stack([x, 2 * x], axis=1)], reps=800, seed=2)
     assert los[1] == pytest.approx(2 * los[0]) and his[1] == pytest.approx(2 * his[0])
-
-
-def test_relabelled_lists_are_the_lists_of_the_permuted_set() -> None:
-    A = np.random.default_rng(3).standard_normal((60, 5))
-    perm = np.random.default_rng(4).permutation(60)
-    lists = nno.knn(A, 6).indices
-    assert np.array_equal(relabel(lists, perm), nno.knn(A[perm], 6).indices)
 
 
 def test_permutation_null_p_values() -> None:
     rng = np.random.default_rng(5)
     A = rng.standard_normal((80, 4))
     ia = nno.knn(A, 5).indices
-    same = permutation_null([(ia, ia)], 5, observed=1.0, permutations=99, seed=0)
-    assert same.p == pytest.approx(0.01) and same.mean == pytest.approx(5 / 79, abs=0.03)
+    same = stratified_permutation_test([(ia, ia)], 5, permutations=99, seed=0)
+    assert same.value == 1.0
+    assert same.p == pytest.approx(0.01) and same.null_mean == pytest.approx(5 / 79, abs=0.03)
     # Under a true null (unrelated sets) p-values spread over (0, 1].
     ps = []
     for s in range(20):
         B = np.random.default_rng(100 + s).standard_normal((80, 4))
         ib = nno.knn(B, 5).indices
-        obs = float(nno.overlap(ia, ib).sum()) / (5 * 80)
-        ps.append(permutation_null([(ia, ib)], 5, observed=obs, permutations=49, seed=s).p)
+        ps.append(float(stratified_permutation_test([(ia, ib)], 5, permutations=49, seed=s).p))
     assert 0.2 < float(np.mean(ps)) < 0.8 and max(ps) > 0.5
 
 
@@ -304,9 +296,9 @@ def test_linear_cka_matches_its_kernel_definition() -> None:
     H = np.eye(30) - 1.0 / 30
     K, L = H @ A @ A.T @ H, H @ B @ B.T @ H
     expected = np.sum(K * L) / math.sqrt(np.sum(K * K) * np.sum(L * L))
-    assert linear_cka(A, B) == pytest.approx(expected, rel=1e-10)
+    assert nno.linear_cka(A, B) == pytest.approx(expected, rel=1e-10)
     Q = np.linalg.qr(rng.standard_normal((4, 4)))[0]
-    assert linear_cka(A, 3.0 * A @ Q + 1.0) == pytest.approx(1.0)
+    assert nno.linear_cka(A, 3.0 * A @ Q + 1.0) == pytest.approx(1.0)
 
 
 # ---- experiment 2 ----------------------------------------------------------------------------

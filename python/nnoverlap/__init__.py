@@ -31,12 +31,14 @@ from .measures import (
     mrre,
     mutual_knn,
     neighbors,
+    paired_bootstrap,
     permutation_test,
     qnx,
     rank_similarity,
     rnx,
     rnx_auc,
     second_order_cosine,
+    stratified_permutation_test,
     trustworthiness,
 )
 
@@ -70,11 +72,13 @@ __all__ = [
     "neighbors",
     "nno",
     "overlap",
+    "paired_bootstrap",
     "permutation_test",
     "qnx",
     "rank_similarity",
     "rnx",
     "rnx_auc",
     "second_order_cosine",
+    "stratified_permutation_test",
     "trustworthiness",
 ]

@@ -21,6 +21,7 @@ from .nulls import permutation_test
 from .ranks import continuity, mrre, rnx_auc, trustworthiness
 from .results import MeasureResult, MeasureResults
 from .second_order import second_order_cosine
+from .strata import paired_bootstrap, stratified_permutation_test
 
 __all__ = [
     "CompareMany",
@@ -39,11 +40,13 @@ __all__ = [
     "mrre",
     "mutual_knn",
     "neighbors",
+    "paired_bootstrap",
     "permutation_test",
     "qnx",
     "rank_similarity",
     "rnx",
     "rnx_auc",
     "second_order_cosine",
+    "stratified_permutation_test",
     "trustworthiness",
 ]

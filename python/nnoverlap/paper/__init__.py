@@ -8,12 +8,13 @@ paper's protocols, well-fitted maps, controls and uncertainty:
 - :mod:`~nnoverlap.paper.data`: the bundled and shared pairs, the user's files;
 - :mod:`~nnoverlap.paper.maps`: ridge with leave-one-out λ, nets with early stopping;
 - :mod:`~nnoverlap.paper.protocols`: per-fold, split and pooled evaluation;
-- :mod:`~nnoverlap.paper.stats`: bootstrap intervals and permutation nulls;
 - :mod:`~nnoverlap.paper.experiments`: experiment 1 (maps, controls) and 2 (untrained nets);
 - :mod:`~nnoverlap.paper.report` and :mod:`~nnoverlap.paper.plots`: tables and figures;
 - :mod:`~nnoverlap.paper.cli`: ``nnoverlap reproduce``.
 
-Only the public API of the core (``knn``, ``overlap``, ``chance``) and numpy are needed;
+Bootstrap intervals, permutation nulls and the measures beside mNNO (Jaccard,
+trustworthiness, CKNNA, linear CKA) come from :mod:`nnoverlap.measures`, computed from the same
+cached neighbour lists. Only the core package and numpy are needed;
 matplotlib (figures) and threadpoolctl (speed) are optional: ``pip install nnoverlap[reproduce]``.
 
 >>> from nnoverlap.paper import ReproduceConfig

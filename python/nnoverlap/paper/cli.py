@@ -12,7 +12,13 @@ from typing import Any
 
 from .. import _api
 from ..mapping import ACTIVATIONS
-from .data import SHARED_ENV, default_pairs, load_pair_files, load_train_test_files
+from .data import (
+    SHARED_ENV,
+    default_pairs,
+    imagenet1k_pairs,
+    load_pair_files,
+    load_train_test_files,
+)
 from .experiments import DEFAULT_CONTROLS, DEFAULT_KS, DEFAULT_SETTINGS, ReproduceConfig, reproduce
 from .maps import NetSettings
 from .protocols import PROTOCOLS
@@ -20,6 +26,25 @@ from .protocols import PROTOCOLS
 __all__ = ["add_reproduce_parser"]
 
 _NET = NetSettings()
+
+#: The designs of ``--design`` (``quick`` is :meth:`ReproduceConfig.quick`).
+DESIGNS = ("default", "full", "quick")
+
+#: What ``--design default`` and ``--design full`` set, for the options not given explicitly.
+DESIGN_VALUES: dict[str, dict[str, Any]] = {
+    "default": {
+        "protocols": ("per-fold",),
+        "settings": ("linear-mse", "mlp1-mse"),
+        "controls": ("linear-mse", "mlp1-mse"),
+        "depths": (),
+    },
+    "full": {
+        "protocols": PROTOCOLS,
+        "settings": DEFAULT_SETTINGS,
+        "controls": DEFAULT_CONTROLS,
+        "depths": (0, 1, 2, 3, 4, 5),
+    },
+}
 
 
 def add_reproduce_parser(sub: Any) -> argparse.ArgumentParser:
@@ -161,10 +186,17 @@ def add_reproduce_parser(sub: Any) -> argparse.ArgumentParser:
     run.add_argument("--no-mappings", action="store_true", help="skip experiment 1")
     run.add_argument("--no-depth", action="store_true", help="skip experiment 2")
     run.add_argument(
-        "--quick",
-        action="store_true",
-        help="small fast settings (2 folds, 1 seed, small nets): a first look, not a result",
+        "--design",
+        choices=DESIGNS,
+        default="default",
+        help="default: the main finding with its controls, intervals and nulls on the bundled "
+        "ImageNet pairs (per-fold; ridge and the 1-hidden-layer mse net; experiment 2), a few "
+        "minutes; full: the whole design (per-fold, split and pooled; 6 maps with every loss; "
+        "trained depths 0-5; words10k with nets when ../shared/data is there), about an hour "
+        "on one core; quick: a first look (2 folds, 1 seed, small nets), not a result. "
+        "Options given explicitly override the design's",
     )
+    run.add_argument("--quick", action="store_true", help="the same as --design quick")
     run.add_argument(
         "--out",
         metavar="DIR",
@@ -207,10 +239,15 @@ def _config(args: argparse.Namespace) -> ReproduceConfig:
             validation=args.validation,
         ),
     }
-    if args.quick:
+    given = set(_given(args))
+    design = "quick" if args.quick else args.design
+    if design in ("default", "full"):
+        for name, value in DESIGN_VALUES[design].items():
+            if _DEST.get(name, name) not in given:
+                values[name] = value
+    if design == "quick":
         # Small settings for whatever the user left at its default.
         quick = ReproduceConfig.quick()
-        given = set(_given(args))
         for name in (
             "folds",
             "seeds",
@@ -227,6 +264,10 @@ def _config(args: argparse.Namespace) -> ReproduceConfig:
         if not given & {"hidden", "max_epochs", "patience"}:
             values["net"] = replace(quick.net, activation=args.activation)
     return ReproduceConfig(**values)
+
+
+#: The parser's destination of a config field where the names differ.
+_DEST = {"settings": "maps"}
 
 
 def _defaults() -> dict[str, Any]:
@@ -260,9 +301,14 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     elif args.x is not None:
         pairs = [load_pair_files(args.x, args.y, args.name)]
         notes = [f"data: {args.x} and {args.y}, rows paired by position"]
-    else:
+    elif (not args.quick and args.design == "full") or args.shared is not None:
         pairs, where = default_pairs(args.shared)
         notes = ["data: the bundled ImageNet-1k pairs", where]
+    else:
+        pairs = imagenet1k_pairs()
+        notes = [
+            "data: the bundled ImageNet-1k pairs (words10k with --design full or --shared DIR)"
+        ]
     command = "nnoverlap reproduce " + " ".join(_argv_of(args))
     report = reproduce(pairs, cfg, notes=notes, command=command.strip())
     if args.out is not None:

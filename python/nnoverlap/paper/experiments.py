@@ -49,6 +49,7 @@ import numpy as np
 
 from .. import _api
 from ..mapping import ACTIVATIONS, LOSSES, untrained_map
+from ..measures import linear_cka, paired_bootstrap, stratified_permutation_test
 from .data import PairedSet
 from .maps import (
     NetSettings,
@@ -63,7 +64,6 @@ from .maps import (
     activation_name as _activation,
 )
 from .protocols import PROTOCOLS, Design, Measured, NeighbourCache, make_design, measure_units
-from .stats import bootstrap_intervals, jaccard_from_overlaps, linear_cka, permutation_null
 
 if TYPE_CHECKING:
     from .report import Report
@@ -347,6 +347,10 @@ class MapRow:
     fit: dict[str, list[Any]]
     seconds: float
     ok: bool = True
+    #: Jaccard, trustworthiness and CKNNA of each comparison per k, from the same lists as
+    #: mNNO: keys ``"jaccard_fx_x"``, ``"trustworthiness_fx_y"``, ``"cknna_x_y"``, ...
+    #: (:func:`nnoverlap.paper.protocols.extra_measures`; NaN where undefined).
+    extras: dict[str, list[float]] = field(default_factory=dict)
 
     def at(self, k: int) -> tuple[float, float, float]:
         """(mNNO(f(X), X), mNNO(f(X), Y), mNNO(X, Y)) at ``k``."""
@@ -404,7 +408,7 @@ def _intervals(m: Measured, cfg: ReproduceConfig, seed: int) -> dict[str, list[l
     for a, b, c in zip(m.o_fx_x, m.o_fx_y, m.o_x_y):
         a, b, c = a / kk, b / kk, c / kk
         groups.append(np.concatenate([a, b, c, a - b, b - c], axis=1))
-    lo, hi = bootstrap_intervals(groups, reps=cfg.bootstrap, seed=seed)
+    lo, hi = paired_bootstrap(groups, reps=cfg.bootstrap, alpha=0.05, seed=seed)
     return {
         name: [[float(lo[j * nk + i]), float(hi[j * nk + i])] for i in range(nk)]
         for j, name in enumerate(names)
@@ -425,30 +429,22 @@ def _row(
     table_ks: list[int],
 ) -> MapRow:
     k = _main_k(table_ks)
-    j = m.ks.index(k)
     ci = _intervals(m, cfg, seed)
     nan = math.nan
     p_fx_x = p_fx_y = null_fx_y = nan
-    jac = [nan] * len(m.ks)
+    jac = m.extras.get("jaccard_fx_y", [nan] * len(m.ks))
     if m.ok:
         salt = seed * 7919 + len(m.protocol)
-        nx = permutation_null(
-            [(ip, ix) for ip, ix, _ in m.lists],
-            k,
-            m.fx_x[j],
-            permutations=cfg.permutations,
-            seed=salt,
+        nx = stratified_permutation_test(
+            [(ip, ix) for ip, ix, _ in m.lists], k, permutations=cfg.permutations, seed=salt
         )
-        ny = permutation_null(
-            [(ip, iy) for ip, _, iy in m.lists],
-            k,
-            m.fx_y[j],
-            permutations=cfg.permutations,
-            seed=salt + 1,
+        ny = stratified_permutation_test(
+            [(ip, iy) for ip, _, iy in m.lists], k, permutations=cfg.permutations, seed=salt + 1
         )
-        p_fx_x, p_fx_y, null_fx_y = nx.p, ny.p, ny.mean
-        o = [np.concatenate([u[:, i] for u in m.o_fx_y]) for i in range(len(m.ks))]
-        jac = [jaccard_from_overlaps(o[i], kk) for i, kk in enumerate(m.ks)]
+        p_fx_x, p_fx_y, null_fx_y = float(nx.p), float(ny.p), float(ny.null_mean)  # type: ignore[arg-type]
+        if "jaccard_fx_y" not in m.extras:  # include_self: lists with the item itself
+            o = [np.concatenate([u[:, i] for u in m.o_fx_y]) for i in range(len(m.ks))]
+            jac = [float(np.mean(o[i] / (2.0 * kk - o[i]))) for i, kk in enumerate(m.ks)]
     return MapRow(
         dataset=pair.name,
         direction=direction,
@@ -482,6 +478,7 @@ def _row(
         fit=fit,
         seconds=seconds,
         ok=m.ok,
+        extras=m.extras,
         **ci,
     )
 
@@ -602,7 +599,15 @@ def _fit_folds(
 def _cka(P: np.ndarray, X: np.ndarray, Y: np.ndarray) -> tuple[float, float, float]:
     if not np.isfinite(P).all():
         return math.nan, math.nan, math.nan
-    return linear_cka(P, X), linear_cka(P, Y), linear_cka(X, Y)
+    return _linear_cka(P, X), _linear_cka(P, Y), _linear_cka(X, Y)
+
+
+def _linear_cka(A: np.ndarray, B: np.ndarray) -> float:
+    """:func:`nnoverlap.linear_cka`, NaN for a constant set (as the paper's tables show it)."""
+    try:
+        return float(linear_cka(A, B))
+    except ValueError:
+        return math.nan
 
 
 def _run_mappings(

@@ -34,8 +34,10 @@ from typing import Any
 import numpy as np
 
 from .. import _api
+from ..measures import Neighbors, measure
 
 __all__ = [
+    "EXTRA_MEASURES",
     "PROTOCOLS",
     "Design",
     "Measured",
@@ -46,6 +48,14 @@ __all__ = [
 
 #: The evaluation protocols, the paper's first.
 PROTOCOLS = ("per-fold", "split", "pooled")
+
+#: The measures of :mod:`nnoverlap.measures` reported beside mNNO, from the same lists.
+EXTRA_MEASURES = ("jaccard", "trustworthiness", "cknna", "linear_cka")
+
+#: The three comparisons of every map: (name, first set, second set). Trustworthiness is
+#: asymmetric: ``trustworthiness(original, embedding)``, so the original comes first here
+#: (X for f(X),X; Y for f(X),Y and X,Y: is f(X), or X, a trustworthy picture of Y?).
+COMPARISONS = ("fx_x", "fx_y", "x_y")
 
 
 @dataclass(frozen=True)
@@ -125,26 +135,110 @@ def make_design(
 
 
 class NeighbourCache:
-    """Exact k-NN lists of a set restricted to a unit of rows, computed once per (set, unit)."""
+    """Exact k-NN lists of a set restricted to a unit of rows, computed once per (set, unit).
+
+    The lists are :class:`nnoverlap.Neighbors` (with their vectors), so that every measure of
+    :mod:`nnoverlap.measures` reads them without a new search. With ``include_self`` the lists
+    that mNNO counts include each item (the paper's released code); the other measures are
+    then not computed (they are defined on self-excluded lists).
+    """
 
     def __init__(self, metric: str, include_self: bool, threads: int | None) -> None:
         self.metric = metric
         self.include_self = include_self
         self.threads = threads
-        self._lists: dict[tuple[str, bytes, int], np.ndarray] = {}
+        self._lists: dict[tuple[str, bytes, int], Neighbors | np.ndarray] = {}
+        #: :func:`extra_measures` of (X, Y) per (names, unit, ks): the same for every map.
+        self.extras: dict[Any, dict[str, tuple[np.ndarray | None, list[float]]]] = {}
+
+    def search_nb(self, A: np.ndarray, kmax: int) -> Neighbors | np.ndarray:
+        """The lists of the rows of ``A`` within ``A`` (no caching): Neighbors, or (n, kmax)
+        indices with ``include_self``."""
+        if self.include_self:
+            return _api.knn(
+                A, kmax, metric=self.metric, include_self=True, threads=self.threads
+            ).indices
+        arr = np.asarray(A)
+        scores, indices = _api.knn(arr, kmax, metric=self.metric, threads=self.threads)
+        return Neighbors(indices, scores, self.metric, arr)
 
     def search(self, A: np.ndarray, kmax: int) -> np.ndarray:
         """(n, kmax) neighbour indices of the rows of ``A`` within ``A`` (no caching)."""
-        return _api.knn(
-            A, kmax, metric=self.metric, include_self=self.include_self, threads=self.threads
-        ).indices
+        return _indices(self.search_nb(A, kmax))
 
-    def lists(self, name: str, S: np.ndarray, rows: np.ndarray, kmax: int) -> np.ndarray:
-        """Neighbour lists of ``S[rows]`` within itself, cached under ``name``."""
+    def neighbours(
+        self, name: str, S: np.ndarray, rows: np.ndarray, kmax: int
+    ) -> Neighbors | np.ndarray:
+        """Lists of ``S[rows]`` within itself (as :meth:`search_nb`), cached under ``name``."""
         key = (name, np.ascontiguousarray(rows).tobytes(), kmax)
         if key not in self._lists:
-            self._lists[key] = self.search(S[rows], kmax)
+            self._lists[key] = self.search_nb(S[rows], kmax)
         return self._lists[key]
+
+    def lists(self, name: str, S: np.ndarray, rows: np.ndarray, kmax: int) -> np.ndarray:
+        """Neighbour indices of ``S[rows]`` within itself, cached under ``name``."""
+        return _indices(self.neighbours(name, S, rows, kmax))
+
+
+def _indices(nb: Neighbors | np.ndarray) -> np.ndarray:
+    return nb.indices if isinstance(nb, Neighbors) else nb
+
+
+def extra_measures(
+    a: Neighbors, b: Neighbors, ks: Sequence[int], metric: str
+) -> dict[str, tuple[np.ndarray | None, list[float]]]:
+    """Jaccard, trustworthiness and CKNNA of two sets' cached lists at every k.
+
+    Returns, per measure, (per-item values (n, len(ks)) or None, the value per k); NaN where a
+    measure is undefined (trustworthiness needs k < n / 2, CKNNA k >= 2 and cosine lists).
+    ``a`` is the original for trustworthiness, ``b`` the embedding.
+    """
+    ks = [int(k) for k in ks]
+    nan = float("nan")
+    out: dict[str, tuple[np.ndarray | None, list[float]]] = {}
+    res = measure(a, b, k=ks, measures=["jaccard"], metric=metric)
+    items = np.stack([np.asarray(res["jaccard", k].per_item) for k in ks], axis=1)
+    out["jaccard"] = (items, [res["jaccard", k].value for k in ks])
+    ok = [k for k in ks if k <= (a.n - 1) // 2]
+    items_t = np.full((a.n, len(ks)), nan)
+    if ok:
+        res = measure(a, b, k=ok, measures=["trustworthiness"], metric=metric)
+        for k in ok:
+            items_t[:, ks.index(k)] = res["trustworthiness", k].per_item
+    out["trustworthiness"] = (items_t, [float(np.mean(c)) for c in items_t.T])
+    ok = [k for k in ks if k >= 2] if metric == "cosine" and a.n >= 4 else []
+    vals = [nan] * len(ks)
+    if ok:
+        res = measure(a, b, k=ok, measures=["cknna"], metric=metric)
+        for k in ok:
+            vals[ks.index(k)] = res["cknna", k].value
+    out["cknna"] = (None, vals)
+    return out
+
+
+def _items(part: tuple[np.ndarray | None, list[float]]) -> np.ndarray:
+    assert part[0] is not None
+    return part[0]
+
+
+def pooled_extras(
+    parts: Sequence[dict[str, tuple[np.ndarray | None, list[float]]]], sizes: Sequence[int]
+) -> dict[str, list[float]]:
+    """Item-weighted means over units of :func:`extra_measures` (per-item measures over all
+    items; CKNNA, which has no per-item values, weighted by unit size)."""
+    if not parts:
+        return {}
+    total = float(sum(sizes))
+    out: dict[str, list[float]] = {}
+    for name in parts[0]:
+        if parts[0][name][0] is not None:
+            items = np.concatenate([_items(p[name]) for p in parts])
+            out[name] = [float(v) for v in items.mean(axis=0)]
+        else:
+            vals = np.array([p[name][1] for p in parts], dtype=np.float64)
+            w = np.asarray(sizes, dtype=np.float64)[:, None]
+            out[name] = [float(v) for v in (vals * w).sum(axis=0) / total]
+    return out
 
 
 @dataclass
@@ -171,6 +265,8 @@ class Measured:
     o_fx_y: list[np.ndarray] = field(default_factory=list, repr=False)
     o_x_y: list[np.ndarray] = field(default_factory=list, repr=False)
     lists: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list, repr=False)
+    #: ``"jaccard_fx_y"`` etc.: :data:`EXTRA_MEASURES` (but linear CKA) per comparison, per k.
+    extras: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -197,6 +293,7 @@ class Measured:
             "mse": self.mse,
             "r2": self.r2,
             "ok": self.ok,
+            "extras": self.extras,
         }
 
 
@@ -226,17 +323,29 @@ def measure_units(
     ks = [int(k) for k in ks]
     kmax = max(ks)
     sizes = [int(u.size) for u in units]
+    parts: dict[str, list[dict[str, tuple[np.ndarray | None, list[float]]]]] = {
+        c: [] for c in COMPARISONS
+    }
     total = sum(sizes)
     chance = [sum(s * k / (s - 1) for s in sizes) / total for k in ks]
     xs, ys = [], []
     o_fx_x, o_fx_y, o_x_y, lists = [], [], [], []
+    nbs = []
     for rows in units:
-        ix = cache.lists(names[0], X, rows, kmax)
-        iy = cache.lists(names[1], Y, rows, kmax)
+        nx = cache.neighbours(names[0], X, rows, kmax)
+        ny = cache.neighbours(names[1], Y, rows, kmax)
+        nbs.append((nx, ny))
+        if isinstance(nx, Neighbors) and isinstance(ny, Neighbors):
+            key = (names, np.ascontiguousarray(rows).tobytes(), tuple(ks))
+            if key not in cache.extras:
+                cache.extras[key] = extra_measures(ny, nx, ks, cache.metric)
+            parts["x_y"].append(cache.extras[key])
+        ix, iy = _indices(nx), _indices(ny)
         o_x_y.append(np.stack([_api.overlap(ix, iy, k) for k in ks], axis=1))
         xs.append(ix)
         ys.append(iy)
     x_y = [float(sum(o[:, j].sum() for o in o_x_y)) / (k * total) for j, k in enumerate(ks)]
+    xy_extras = {f"{n}_x_y": v for n, v in pooled_extras(parts["x_y"], sizes).items()}
     nan = float("nan")
     if not all(_usable(P, cache.metric) for P in preds):
         return Measured(
@@ -253,12 +362,18 @@ def measure_units(
             nan,
             ok=False,
             o_x_y=o_x_y,
+            extras=xy_extras,
         )
     hits1 = hits10 = 0
     sse = 0.0
     Yall = []
-    for rows, P, ix, iy in zip(units, preds, xs, ys):
-        ip = cache.search(P, kmax)
+    for rows, P, ix, iy, (nx, ny) in zip(units, preds, xs, ys, nbs):
+        npred = cache.search_nb(P, kmax)
+        ip = _indices(npred)
+        if isinstance(npred, Neighbors):
+            assert isinstance(nx, Neighbors) and isinstance(ny, Neighbors)
+            parts["fx_x"].append(extra_measures(nx, npred, ks, cache.metric))
+            parts["fx_y"].append(extra_measures(ny, npred, ks, cache.metric))
         o_fx_x.append(np.stack([_api.overlap(ip, ix, k) for k in ks], axis=1))
         o_fx_y.append(np.stack([_api.overlap(ip, iy, k) for k in ks], axis=1))
         lists.append((ip, ix, iy))
@@ -276,6 +391,12 @@ def measure_units(
     sst = float(np.einsum("ij,ij->", centred, centred))
     fx_x = [float(sum(o[:, j].sum() for o in o_fx_x)) / (k * total) for j, k in enumerate(ks)]
     fx_y = [float(sum(o[:, j].sum() for o in o_fx_y)) / (k * total) for j, k in enumerate(ks)]
+    extras = {
+        f"{name}_{c}": values
+        for c in ("fx_x", "fx_y")
+        for name, values in pooled_extras(parts[c], sizes).items()
+    }
+    extras.update(xy_extras)
     return Measured(
         protocol,
         ks,
@@ -293,4 +414,5 @@ def measure_units(
         o_fx_y,
         o_x_y,
         lists,
+        extras,
     )

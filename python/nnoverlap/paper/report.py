@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +25,14 @@ import numpy as np
 if TYPE_CHECKING:
     from .experiments import DepthPoint, MapRow, ReproduceConfig
 
-__all__ = ["Report", "findings", "verdict"]
+__all__ = ["MEASURE_LABELS", "Report", "findings", "load_report", "verdict"]
+
+#: The measures beside mNNO in the tables, by their key in ``MapRow.extras``, with labels.
+MEASURE_LABELS: dict[str, str] = {
+    "jaccard": "Jaccard",
+    "trustworthiness": "trustworthiness",
+    "cknna": "CKNNA",
+}
 
 
 def verdict(count: int, total: int) -> str:
@@ -121,8 +128,38 @@ def findings(rows: list[MapRow], cfg: ReproduceConfig) -> list[dict[str, Any]]:
                     "below_xy_sig": sum(r.ci_gain[i][1] < 0 for r in sel),
                     "gain_max": max(gains),
                     "gain_min": min(gains),
+                    "by_measure": _by_measure(sel, i),
                 }
             )
+    return out
+
+
+def _by_measure(sel: list[MapRow], i: int) -> dict[str, dict[str, int]]:
+    """Per measure beside mNNO (and linear CKA, global): in how many settings the measure of
+    (f(X), X) exceeds that of (f(X), Y), and that of (f(X), Y) exceeds that of (X, Y); the
+    settings where the measure is defined."""
+    out: dict[str, dict[str, int]] = {}
+    for name in MEASURE_LABELS:
+        trip = [
+            (r.extras[f"{name}_fx_x"][i], r.extras[f"{name}_fx_y"][i], r.extras[f"{name}_x_y"][i])
+            for r in sel
+            if f"{name}_fx_y" in r.extras
+        ]
+        trip = [t for t in trip if all(math.isfinite(v) for v in t)]
+        if trip:
+            out[name] = {
+                "settings": len(trip),
+                "keeps_input": sum(a > b for a, b, _ in trip),
+                "above_xy": sum(b > c for _, b, c in trip),
+            }
+    cka = [(r.cka_fx_x, r.cka_fx_y, r.cka_x_y) for r in sel]
+    cka = [t for t in cka if all(math.isfinite(v) for v in t)]
+    if cka:
+        out["linear_cka"] = {
+            "settings": len(cka),
+            "keeps_input": sum(a > b for a, b, _ in cka),
+            "above_xy": sum(b > c for _, b, c in cka),
+        }
     return out
 
 
@@ -189,6 +226,63 @@ class Report:
         return [md, js, *written]
 
 
+def load_report(path: str | os.PathLike[str]) -> Report:
+    """A :class:`Report` read back from the ``results.json`` that :meth:`Report.write` wrote
+    (to render its tables and figures again; ``null`` numbers come back as NaN).
+
+    >>> import tempfile, numpy as np
+    >>> from nnoverlap.paper import PairedSet, ReproduceConfig, reproduce
+    >>> X = np.random.default_rng(0).standard_normal((40, 5))
+    >>> cfg = ReproduceConfig.quick(ks=(5,), settings=("linear-mse",), depths=(), depth=False)
+    >>> rep = reproduce([PairedSet("toy", "x", "y", X, X[:, :3])], cfg)
+    >>> out = tempfile.mkdtemp()
+    >>> _ = rep.write(out, plots=False)
+    >>> load_report(out + "/results.json").to_markdown() == rep.to_markdown()
+    True
+    """
+    from .experiments import DepthPoint, MapRow, ReproduceConfig
+    from .maps import NetSettings
+
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+        settings = dict(data["settings"])
+        settings["net"] = NetSettings(**settings["net"])
+        tuples = {f for f, v in settings.items() if isinstance(v, list)}
+        cfg = ReproduceConfig(**{f: tuple(v) if f in tuples else v for f, v in settings.items()})
+        rows = [MapRow(**_nan_back(r)) for r in data["experiment1"]]
+        keep = {f.name for f in fields(DepthPoint)}
+        depths = [
+            DepthPoint(**{f: v for f, v in _nan_back(d).items() if f in keep})
+            for d in data["experiment2"]
+        ]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{p}: not a results.json of nnoverlap reproduce ({exc})") from None
+    return Report(
+        config=cfg,
+        datasets=data["datasets"],
+        rows=rows,
+        depths=depths,
+        notes=list(data["notes"]),
+        seconds=float(data["seconds"]),
+        command=data.get("command"),
+    )
+
+
+#: Fields of the JSON whose ``null`` entries are NaN numbers (everything numeric but ``fit``).
+_NOT_NUMBERS = {"fit", "dataset", "direction", "setting", "label", "model", "loss"}
+
+
+def _nan_back(obj: Any, key: str = "") -> Any:
+    if key in _NOT_NUMBERS:
+        return obj
+    if isinstance(obj, dict):
+        return {k: _nan_back(v, k) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_nan_back(v) for v in obj]
+    return math.nan if obj is None else obj
+
+
 def _json_ready(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {str(k): _json_ready(v) for k, v in obj.items()}
@@ -250,6 +344,36 @@ def _findings_md(report: Report) -> list[str]:
             )
         lines.append(f"- **{words}.** " + "; ".join(parts) + ".")
     lines.append("")
+    lines.extend(_findings_measures_md(rows))
+    return lines
+
+
+def _findings_measures_md(rows: list[dict[str, Any]]) -> list[str]:
+    present = {m for f in rows for m in f.get("by_measure", {})}
+    names = [m for m in (*MEASURE_LABELS, "linear_cka") if m in present]
+    if not names:
+        return []
+    label = {**MEASURE_LABELS, "linear_cka": "linear CKA"}
+    lines = [
+        "### The same claims in the other measures\n",
+        "From the same neighbour lists as mNNO (linear CKA: from the vectors, over all held-out "
+        "items, the same at every k). Each cell: settings where the measure of (f(X), X) "
+        "exceeds that of (f(X), Y) (finding 1) · settings where that of (f(X), Y) exceeds that "
+        "of (X, Y) (the secondary claim fails), out of the settings where the measure is "
+        "defined (trustworthiness needs k < n/2, CKNNA k ≥ 2). Trustworthiness is "
+        "T(X → f(X)) and T(Y → f(X)), T(Y → X): is f(X) (or X) a trustworthy picture of it.\n",
+        "| protocol | k | mNNO | " + " | ".join(label[m] for m in names) + " |",
+        "|---|---:|---|" + "---|" * len(names),
+    ]
+    for f in rows:
+        cells = [f"{f['keeps_input']} · {f['settings'] - f['not_above_xy']} / {f['settings']}"]
+        for m in names:
+            b = f.get("by_measure", {}).get(m)
+            cells.append(
+                "—" if b is None else f"{b['keeps_input']} · {b['above_xy']} / {b['settings']}"
+            )
+        lines.append(f"| {f['protocol']} | {f['k']} | " + " | ".join(cells) + " |")
+    lines.append("")
     return lines
 
 
@@ -280,6 +404,41 @@ def _table_exp1(report: Report, protocol: str) -> list[str]:
         )
     lines.append("")
     return lines
+
+
+def _table_measures(report: Report, protocol: str) -> list[str]:
+    cfg = report.config
+    sel = [r for r in _main_rows(report.rows, cfg, protocol) if r.extras]
+    if not sel:
+        return []
+    k = sel[0].main_k
+    i = sel[0].ks.index(k)
+    lines = [
+        f"### The measures beside mNNO, protocol {protocol}, k = {k}\n",
+        "Each cell: (f(X), X) / (f(X), Y) / (X, Y), from the same neighbour lists as mNNO "
+        "(per unit, item-weighted over units; CKNNA weighted by unit size). Trustworthiness: "
+        "T(X → f(X)) / T(Y → f(X)) / T(Y → X). Linear CKA: over all held-out items.\n",
+        "| data set | direction | map | n | mNNO | Jaccard | trustworthiness | CKNNA "
+        "| linear CKA |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def trio(r: MapRow, name: str) -> str:
+        vals = [r.extras.get(f"{name}_{c}", [math.nan] * len(r.ks))[i] for c in _COMPARISONS]
+        return " / ".join(_f(v) for v in vals)
+
+    for r in sel:
+        lines.append(
+            f"| {r.dataset} | {r.direction} | {r.label} | {_n_text(r)} "
+            f"| {_f(r.fx_x[i])} / {_f(r.fx_y[i])} / {_f(r.x_y[i])} "
+            f"| {trio(r, 'jaccard')} | {trio(r, 'trustworthiness')} | {trio(r, 'cknna')} "
+            f"| {_f(r.cka_fx_x)} / {_f(r.cka_fx_y)} / {_f(r.cka_x_y)} |"
+        )
+    lines.append("")
+    return lines
+
+
+_COMPARISONS = ("fx_x", "fx_y", "x_y")
 
 
 def _fit(r: MapRow) -> str:
@@ -385,6 +544,54 @@ def _curve_md(report: Report) -> list[str]:
     return lines
 
 
+def _curve_measures_md(report: Report) -> list[str]:
+    cfg = report.config
+    if not cfg.curve_ks:
+        return []
+    protocol = cfg.protocols[0]
+    sel = [
+        r
+        for r in report.rows
+        if r.variant == "main"
+        and r.seed == cfg.seeds[0]
+        and r.protocol == protocol
+        and r.setting in set(cfg.controls)
+        and r.extras
+    ]
+    if not sel:
+        return []
+    ks = sel[0].ks
+    lines = [
+        f"### The k-curve in the other measures (protocol {protocol})\n",
+        "Each cell: the measure of (f(X), Y) minus that of (X, Y) — does the map add Y's "
+        "neighbourhoods at this scale? — and, after the bar, (f(X), X) minus (f(X), Y) "
+        "(finding 1's margin). k/n with n the items per unit.\n",
+        "| data set | direction | map | measure | " + " | ".join(f"k = {k}" for k in ks) + " |",
+        "|---|---|---|---|" + "---|" * len(ks),
+    ]
+    for r in sel:
+        n_unit = min(r.unit_sizes)
+        for name, label in (("mnno", "mNNO"), *MEASURE_LABELS.items()):
+            if name == "mnno":
+                a, b, c = r.fx_x, r.fx_y, r.x_y
+            else:
+                a, b, c = (r.extras[f"{name}_{x}"] for x in _COMPARISONS)
+            cells = [
+                "—"
+                if not all(math.isfinite(v) for v in (a[j], b[j], c[j]))
+                else f"{b[j] - c[j]:+.3f} │ {a[j] - b[j]:+.3f}"
+                for j in range(len(ks))
+            ]
+            lines.append(
+                f"| {r.dataset} (n = {n_unit}) | {r.direction} | {r.label} | {label} | "
+                + " | ".join(cells)
+                + " |"
+            )
+    k_n = ", ".join(f"k = {k}: {k / min(sel[0].unit_sizes):.3f}" for k in ks)
+    lines.append(f"\nk/n for n = {min(sel[0].unit_sizes)}: {k_n}.\n")
+    return lines
+
+
 def _depth_trained_md(report: Report) -> list[str]:
     cfg = report.config
     protocol = cfg.protocols[0]
@@ -473,8 +680,11 @@ def _markdown(report: Report) -> str:
         lines.append("## Experiment 1: mapped vectors f(X) against their input X and target Y\n")
         for protocol in protocols_of(report.rows, cfg):
             lines.extend(_table_exp1(report, protocol))
+        for protocol in protocols_of(report.rows, cfg):
+            lines.extend(_table_measures(report, protocol))
         lines.extend(_controls_md(report))
         lines.extend(_curve_md(report))
+        lines.extend(_curve_measures_md(report))
         lines.extend(_depth_trained_md(report))
     lines.extend(_untrained_md(report))
     net = cfg.net
