@@ -249,7 +249,8 @@ def load_report(path: str | os.PathLike[str]) -> Report:
         settings = dict(data["settings"])
         settings["net"] = NetSettings(**settings["net"])
         tuples = {f for f, v in settings.items() if isinstance(v, list)}
-        cfg = ReproduceConfig(**{f: tuple(v) if f in tuples else v for f, v in settings.items()})
+        values: dict[str, Any] = {f: tuple(v) if f in tuples else v for f, v in settings.items()}
+        cfg = ReproduceConfig(**values)
         rows = [MapRow(**_nan_back(r)) for r in data["experiment1"]]
         keep = {f.name for f in fields(DepthPoint)}
         depths = [
