@@ -201,3 +201,25 @@ def test_design_full_and_explicit_options() -> None:
     # --quick is --design quick.
     assert _config(_parse("--quick")) == _config(_parse("--design", "quick"))
     assert _config(_parse("--quick")).folds == 2
+
+
+def test_in_sample_linear_cka_is_of_the_in_sample_items(report: Report, pair: PairedSet) -> None:
+    # Regression: the in-sample control's CKA was that of the held-out predictions.
+    cfg = report.config
+    design = make_design(pair.n, "per-fold", folds=cfg.folds, test_size=cfg.test_size, seed=0)
+    rng = np.random.default_rng([0, 2])
+    rows = np.concatenate(
+        [
+            np.sort(rng.choice(tr, size=min(te.size, tr.size), replace=False))
+            for tr, te in design.folds
+        ]
+    )
+    ins = [r for r in report.rows if r.protocol == "in-sample" and r.direction == "visual→minilm"]
+    held = [r for r in report.rows if r.protocol == "per-fold" and r.direction == "visual→minilm"]
+    assert ins and held
+    for r in ins:
+        assert r.cka_x_y == pytest.approx(nno.linear_cka(pair.X[rows], pair.Y[rows]), rel=1e-12)
+    assert ins[0].cka_x_y != held[0].cka_x_y
+    # The report leaves the in-sample CKA out of its counts.
+    f = next(f for f in findings(report.rows, cfg) if f["protocol"] == "in-sample")
+    assert "linear_cka" not in f["by_measure"]

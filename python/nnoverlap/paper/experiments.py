@@ -674,8 +674,11 @@ def _run_mappings(
                     if ins:
                         m = measure_units("in-sample", insample, ins, X, Y, names, ks, cache)
                         measured.append(("in-sample", m))
+                        rows_in = np.concatenate(insample)
+                        cka_in = _cka(np.concatenate(ins), X[rows_in], Y[rows_in])
                     for var, m in measured:
-                        args = (pair, direction, setting, var, seed, m, cka, fit, seconds)
+                        c = cka_in if m.protocol == "in-sample" else cka
+                        args = (pair, direction, setting, var, seed, m, c, fit, seconds)
                         out.append(_row(*args, cfg, table_ks))
                         if not m.ok:
                             notes.append(
