@@ -223,3 +223,10 @@ def test_in_sample_linear_cka_is_of_the_in_sample_items(report: Report, pair: Pa
     # The report leaves the in-sample CKA out of its counts.
     f = next(f for f in findings(report.rows, cfg) if f["protocol"] == "in-sample")
     assert "linear_cka" not in f["by_measure"]
+
+
+def test_k_curve_of_the_measures_is_drawn(report: Report, tmp_path) -> None:
+    pytest.importorskip("matplotlib")
+    names = {p.name for p in report.write(tmp_path)}
+    assert {"k_curve.png", "k_curve_measures.png"} <= names
+    assert (tmp_path / "k_curve_measures.png").stat().st_size > 1000

@@ -6,7 +6,8 @@
 - :func:`plot_depth_curves`: trained nets of depth 0–5, both directions of every pair, with
   mNNO(X, Y) and chance marked; :func:`plot_untrained`: experiment 2, standardised and raw
   inputs.
-- :func:`plot_k_curve`: the gain against k/n, per protocol.
+- :func:`plot_k_curve`: the gain against k/n, per protocol; :func:`plot_k_curve_measures`:
+  the gain of every measure beside mNNO against k/n (the first protocol).
 
 Every title says protocol, k and n; legends sit outside the axes.
 """
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "plot_depth_curves",
     "plot_k_curve",
+    "plot_k_curve_measures",
     "plot_mnno_scatter",
     "plot_untrained",
     "write_figures",
@@ -339,6 +341,65 @@ def plot_k_curve(report: Report, path: str | Path) -> Path:
     return out
 
 
+def plot_k_curve_measures(report: Report, path: str | Path) -> Path:
+    """For the control maps under the first protocol, one panel per measure (mNNO, Jaccard,
+    trustworthiness, CKNNA): the measure of (f(X), Y) minus that of (X, Y) against k/n."""
+    from .report import MEASURE_LABELS
+
+    plt = _pyplot()
+    cfg = report.config
+    protocol = cfg.protocols[0]
+    rows = [r for r in _main(report, protocol, set(cfg.controls)) if r.extras]
+    if not rows:
+        raise ValueError("the report has no control maps with the measures to draw")
+    panels = [("mnno", "mNNO"), *MEASURE_LABELS.items()]
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(3.6 * len(panels), 3.8), dpi=100, squeeze=False
+    )
+    cmap = plt.get_cmap("tab10")
+    for pi, (name, label) in enumerate(panels):
+        ax = axes[0][pi]
+        for ri, r in enumerate(rows):
+            n = min(r.unit_sizes)
+            if name == "mnno":
+                b, c = r.fx_y, r.x_y
+            else:
+                b, c = r.extras[f"{name}_fx_y"], r.extras[f"{name}_x_y"]
+            pts = [
+                (k / n, bb - cc)
+                for k, bb, cc in zip(r.ks, b, c)
+                if math.isfinite(bb) and math.isfinite(cc)
+            ]
+            if not pts:
+                continue
+            ax.plot(
+                [p[0] for p in pts],
+                [p[1] for p in pts],
+                color=cmap(ri % 10),
+                ls="-" if r.model == "linear" else "--",
+                marker="o",
+                ms=3,
+                label=f"{r.dataset} {r.direction} {r.label}",
+            )
+        ax.axhline(0.0, color="black", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_xlabel("k / n (n: items per unit)")
+        ax.set_title(f"{label}: (f(X),Y) − (X,Y)", fontsize=9)
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=7, frameon=False)
+    fig.suptitle(
+        f"The k-curve in every measure (protocol {protocol}, n = {_n_of(rows)}): "
+        "does the map add Y's neighbourhoods?",
+        fontsize=10,
+    )
+    fig.tight_layout(rect=(0, 0.08 + 0.025 * math.ceil(len(labels) / 2), 1, 0.92))
+    out = Path(path)
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
 def write_figures(report: Report, out: Path) -> list[Path]:
     """Every figure the report has data for, into directory ``out``; the files written."""
     written = []
@@ -353,6 +414,8 @@ def write_figures(report: Report, out: Path) -> list[Path]:
             written.append(plot_depth_curves(report, out / "depth_trained.png"))
         if cfg.curve_ks and any(_main(report, p, set(cfg.controls)) for p in cfg.protocols):
             written.append(plot_k_curve(report, out / "k_curve.png"))
+            if any(r.extras for r in _main(report, cfg.protocols[0], set(cfg.controls))):
+                written.append(plot_k_curve_measures(report, out / "k_curve_measures.png"))
     if report.depths:
         written.append(plot_untrained(report, out / "depth_untrained.png"))
     return written
