@@ -230,3 +230,15 @@ def test_k_curve_of_the_measures_is_drawn(report: Report, tmp_path) -> None:
     names = {p.name for p in report.write(tmp_path)}
     assert {"k_curve.png", "k_curve_measures.png"} <= names
     assert (tmp_path / "k_curve_measures.png").stat().st_size > 1000
+
+
+def test_an_explicit_value_equal_to_another_designs_is_kept() -> None:
+    # Regression: "--depths 0 1 2 3 4 5" (the full design's value) was taken for "not given"
+    # and replaced by the default design's none.
+    cfg = _config(_parse("--depths", "0", "1", "2", "3", "4", "5"))
+    assert cfg.depths == (0, 1, 2, 3, 4, 5)
+    cfg = _config(_parse("--design", "full", "--protocol", "per-fold"))
+    assert cfg.protocols == ("per-fold",)
+    assert _config(_parse("--depths")).depths == ()
+    assert _config(_parse("--quick")).settings == DEFAULT_SETTINGS
+    assert _config(_parse("--quick")).depths == (0, 2)

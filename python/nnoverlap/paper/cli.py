@@ -30,7 +30,8 @@ _NET = NetSettings()
 #: The designs of ``--design`` (``quick`` is :meth:`ReproduceConfig.quick`).
 DESIGNS = ("default", "full", "quick")
 
-#: What ``--design default`` and ``--design full`` set, for the options not given explicitly.
+#: What each ``--design`` sets, for the options not given explicitly (``quick`` also takes
+#: the small settings of :meth:`ReproduceConfig.quick`).
 DESIGN_VALUES: dict[str, dict[str, Any]] = {
     "default": {
         "protocols": ("per-fold",),
@@ -43,6 +44,12 @@ DESIGN_VALUES: dict[str, dict[str, Any]] = {
         "settings": DEFAULT_SETTINGS,
         "controls": DEFAULT_CONTROLS,
         "depths": (0, 1, 2, 3, 4, 5),
+    },
+    "quick": {
+        "protocols": ("per-fold",),
+        "settings": DEFAULT_SETTINGS,
+        "controls": DEFAULT_CONTROLS,
+        "depths": (0, 2),
     },
 }
 
@@ -82,7 +89,8 @@ def add_reproduce_parser(sub: Any) -> argparse.ArgumentParser:
         "--shared",
         metavar="DIR",
         default=None,
-        help=f"shared data directory holding words10k/ (default: ${SHARED_ENV} or ../shared/data)",
+        help="shared data directory holding words10k/, whose pair then joins the run (with "
+        f"--design full: ${SHARED_ENV} or ../shared/data when not given)",
     )
     ev = p.add_argument_group("evaluation")
     ev.add_argument(
@@ -90,9 +98,10 @@ def add_reproduce_parser(sub: Any) -> argparse.ArgumentParser:
         dest="protocols",
         nargs="+",
         choices=PROTOCOLS,
-        default=["per-fold"],
+        default=None,
         help="per-fold (default; the paper's), split (one held-out test part), pooled "
-        "(out-of-fold predictions searched together); several: each is reported",
+        "(out-of-fold predictions searched together); several: each is reported (--design "
+        "full: all three)",
     )
     ev.add_argument(
         "-k",
@@ -127,15 +136,16 @@ def add_reproduce_parser(sub: Any) -> argparse.ArgumentParser:
     mp.add_argument(
         "--maps",
         nargs="+",
-        default=list(DEFAULT_SETTINGS),
+        default=None,
         metavar="MAP",
         help="maps of the main grid: linear-LOSS (ridge for mse) or mlpD-LOSS, LOSS in mse, "
-        f"cosine, ranking (default: {' '.join(DEFAULT_SETTINGS)})",
+        "cosine, ranking (default: linear-mse mlp1-mse; --design full: "
+        f"{' '.join(DEFAULT_SETTINGS)})",
     )
     mp.add_argument(
         "--controls",
         nargs="*",
-        default=list(DEFAULT_CONTROLS),
+        default=None,
         metavar="MAP",
         help="maps that also get the shuffled-pair control and the further seeds "
         f"(default: {' '.join(DEFAULT_CONTROLS)})",
@@ -144,9 +154,10 @@ def add_reproduce_parser(sub: Any) -> argparse.ArgumentParser:
         "--depths",
         type=int,
         nargs="*",
-        default=[0, 1, 2, 3, 4, 5],
+        default=None,
         metavar="D",
-        help="hidden layers of the trained depth curve (mse; default 0-5; none to skip)",
+        help="hidden layers of the trained depth curve (mse; default none; --design full: 0-5; "
+        "the option alone: none)",
     )
     mp.add_argument("--hidden", type=int, default=_NET.hidden, help="units per hidden layer (300)")
     mp.add_argument("--activation", choices=ACTIVATIONS, default=_NET.activation, help="(tanh)")
@@ -210,7 +221,7 @@ def add_reproduce_parser(sub: Any) -> argparse.ArgumentParser:
 
 def _config(args: argparse.Namespace) -> ReproduceConfig:
     values: dict[str, Any] = {
-        "protocols": tuple(args.protocols),
+        "protocols": _opt(args.protocols),
         "ks": tuple(args.ks) if args.ks else None,
         "folds": args.folds,
         "test_size": args.test_size,
@@ -220,9 +231,9 @@ def _config(args: argparse.Namespace) -> ReproduceConfig:
         "bootstrap": args.bootstrap,
         "permutations": args.permutations,
         "threads": args.threads,
-        "settings": tuple(args.maps),
-        "controls": tuple(args.controls),
-        "depths": tuple(args.depths),
+        "settings": _opt(args.maps),
+        "controls": _opt(args.controls),
+        "depths": _opt(args.depths),
         "untrained_depths": tuple(args.untrained_depths),
         "depth_seeds": args.depth_seeds,
         "depth_width": args.depth_width,
@@ -241,10 +252,11 @@ def _config(args: argparse.Namespace) -> ReproduceConfig:
     }
     given = set(_given(args))
     design = "quick" if args.quick else args.design
-    if design in ("default", "full"):
-        for name, value in DESIGN_VALUES[design].items():
-            if _DEST.get(name, name) not in given:
-                values[name] = value
+    # The options a design sets default to None in the parser (so that an explicit value equal
+    # to some design's is still the user's).
+    for name, value in DESIGN_VALUES[design].items():
+        if values[name] is None:
+            values[name] = value
     if design == "quick":
         # Small settings for whatever the user left at its default.
         quick = ReproduceConfig.quick()
@@ -253,7 +265,6 @@ def _config(args: argparse.Namespace) -> ReproduceConfig:
             "seeds",
             "bootstrap",
             "permutations",
-            "depths",
             "untrained_depths",
             "depth_width",
             "depth_seeds",
@@ -266,8 +277,8 @@ def _config(args: argparse.Namespace) -> ReproduceConfig:
     return ReproduceConfig(**values)
 
 
-#: The parser's destination of a config field where the names differ.
-_DEST = {"settings": "maps"}
+def _opt(v: list[Any] | None) -> tuple[Any, ...] | None:
+    return None if v is None else tuple(v)
 
 
 def _defaults() -> dict[str, Any]:
