@@ -597,13 +597,13 @@ mod tests {
     /// counts and edge tiles.
     #[test]
     fn pairing_b_panels_changes_no_key() {
-        fn offers<T: Real, const NR: usize, const PAIR: bool>(
+        fn offers<T, const NR: usize, const PAIR: bool>(
             m: usize,
             n: usize,
             d: usize,
         ) -> Vec<(usize, usize, T)>
         where
-            T: Kernel + From<i8>,
+            T: Real + Kernel + From<i8>,
         {
             let a: Vec<T> = (0..m * d)
                 .map(|i| T::from((i * 7 % 11) as i8 - 5))
@@ -645,7 +645,7 @@ mod tests {
             }
             let mut sink = All(Vec::new());
             tile_impl::<T, L2Key, _, 6, NR, true, PAIR>(&tile, &mut a_thr, &mut b_thr, &mut sink);
-            sink.0.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+            sink.0.sort_by_key(|x| (x.0, x.1));
             sink.0
         }
         for (m, n, d) in [
