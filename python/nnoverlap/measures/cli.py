@@ -140,8 +140,10 @@ def run_matrix(args: argparse.Namespace) -> int:
         if args.plot:
             _heatmap(v, name, args, rnames, cnames)
     if args.json:
+        from ..report import json_text
+
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(out, f, indent=2)
+            f.write(json_text(out))
     return 0
 
 

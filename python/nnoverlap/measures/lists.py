@@ -190,7 +190,10 @@ def run_items(
     cols = [fn(p, kk) for kk in ks]
     if per_item:
         return cols[0] if single else np.stack(cols, axis=1)
-    values = np.array([float(np.mean(c)) for c in cols])
+    if fn is _mnno_items:  # exactly nnoverlap.mnno's sum(o_i) / (k n)
+        values = np.array([float(p.overlap(kk).sum() / (kk * p.n)) for kk in ks])
+    else:
+        values = np.array([float(np.mean(c)) for c in cols])
     return float(values[0]) if single else values
 
 
