@@ -4,7 +4,6 @@ vocabulary (or, with ``--layers``, the layer x layer matrix of two models)."""
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 import numpy as np
