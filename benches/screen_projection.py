@@ -62,8 +62,27 @@ def microbench() -> dict[int, dict]:
         )
     out = subprocess.run([str(BIN)], check=True, capture_output=True, text=True).stdout
     print(out)
-    rows = [json.loads(line[5:]) for line in out.splitlines() if line.startswith("JSON ")]
-    return {r["d"]: r for r in rows}
+    rows = {
+        r["d"]: r
+        for r in (json.loads(line[5:]) for line in out.splitlines() if line.startswith("JSON "))
+    }
+    for line in out.splitlines():
+        if line.startswith("SCREEN "):
+            sc = json.loads(line[7:])
+            rows[sc["d"]]["screen_p"] = sc["p"]
+            rows[sc["d"]]["screen_speedup"] = sc["speedup"]
+    return rows
+
+
+def measured_cost(m: dict, p: float) -> float:
+    """Cost per pair (f32-tile pairs) of the measured screened tile at survivor fraction p:
+    linear in p between the measured points (1 / speed-up), extended linearly past them."""
+    ps = np.array(m["screen_p"])
+    cs = 1 / np.array(m["screen_speedup"])
+    if p <= ps[-1]:
+        return float(np.interp(p, ps, cs))
+    slope = (cs[-1] - cs[-2]) / (ps[-1] - ps[-2])
+    return float(cs[-1] + slope * (p - ps[-1]))
 
 
 def extrapolated(alpha: float, n: int, block: int = 768) -> float:
@@ -88,11 +107,16 @@ def main() -> None:
         print(f"  d={d:4}  sgemm {sg[d]:6.1f}   f32 tile {f32:6.1f} ({f32 / sg[d]:.2f}x sgemm)")
     surv = json.loads(a.survivors.read_text())
     print(
-        "\nset               d    k quant  evolving  seg16 | cost pair   seg ideal |"
-        " speed-up vs f32 tile (seg, ideal) | vs sgemm (seg, ideal) |"
-        f" n={a.n_large:,}: seg16, vs sgemm (seg, ideal)"
+        "\nint8 screen: cost per pair in f32-tile pairs (seg: composed from isolated segment"
+        "\nrecomputes; ideal: segments batched at tile rate; tile: the measured screened tile at"
+        "\nthe pair survivor fraction) and effective speed over the same-run sgemm (x sgemm)"
+    )
+    print(
+        f"{'set':16} {'d':>4} {'k':>4} surv   seg16 |  seg ideal  tile | x sgemm: seg ideal"
+        f"  tile | n={a.n_large:,}: surv   seg16 x sgemm: seg ideal  tile"
     )
     table = []
+    nb_l = a.n_large // 768
     for name, r in surv.items():
         if "block" not in r:
             continue
@@ -100,48 +124,52 @@ def main() -> None:
         md = min(mb, key=lambda x: abs(x - d))  # nearest measured d
         m = mb[md]
         c32 = md / m["f32"]  # ns per f32 tile pair
+        ratio = m["f32"] / sg[md]
         for q in r["results"]:
             if q["quant"] != "int8":
                 continue  # bf16 is slower than f32 here (see the microbenchmark)
             base = m["f32"] / m["int8"]
             # Round 0 (the diagonal tiles, 1/nb of the pairs) runs in f32 at cost 1.
-            diag = 1 / r["nb"]
-            rest = 1 - diag
-            pair = diag + rest * (base + q["evolving"] * m["gather_ns"] / c32)
+            diag, rest = 1 / r["nb"], 1 - 1 / r["nb"]
             seg = diag + rest * (base + q["seg16"] * m["segment_l1_ns"] / c32)
             ideal = diag + rest * (base + q["seg16"])
-            ratio = m["f32"] / sg[md]
-            # Large n: 768-row blocks, the seg16 fraction extrapolated by its alpha.
-            nb_l = a.n_large // 768
+            meas = diag + rest * measured_cost(m, q["evolving"])
+            # Large n: 768-row blocks, the fractions extrapolated by their alpha.
+            pair_l = extrapolated(q["alpha"], a.n_large)
             seg_l = extrapolated(q["alpha_seg16"], a.n_large)
-            cost_l = 1 / nb_l + (1 - 1 / nb_l) * (base + seg_l * m["segment_l1_ns"] / c32)
-            ideal_l = 1 / nb_l + (1 - 1 / nb_l) * (base + seg_l)
+            dl, rl = 1 / nb_l, 1 - 1 / nb_l
+            seg_lc = dl + rl * (base + seg_l * m["segment_l1_ns"] / c32)
+            ideal_lc = dl + rl * (base + seg_l)
+            meas_lc = dl + rl * measured_cost(m, pair_l)
             row = {
                 "set": name,
                 "d": d,
+                "d_measured": md,
                 "k": q["k"],
                 "quant": q["quant"],
                 "evolving": q["evolving"],
                 "seg16": q["seg16"],
-                "cost_pair": pair,
                 "cost_seg": seg,
                 "cost_ideal": ideal,
-                "speedup_seg": 1 / seg,
-                "speedup_ideal": 1 / ideal,
+                "cost_tile": meas,
+                "f32_tile_vs_sgemm": ratio,
                 "vs_sgemm_seg": ratio / seg,
                 "vs_sgemm_ideal": ratio / ideal,
+                "vs_sgemm_tile": ratio / meas,
                 "large_n": a.n_large,
+                "large_pairs": pair_l,
                 "large_seg16": seg_l,
-                "large_vs_sgemm_seg": ratio / cost_l,
-                "large_vs_sgemm_ideal": ratio / ideal_l,
+                "large_vs_sgemm_seg": ratio / seg_lc,
+                "large_vs_sgemm_ideal": ratio / ideal_lc,
+                "large_vs_sgemm_tile": ratio / meas_lc,
             }
             table.append(row)
             print(
-                f"{name:16} {d:4} {q['k']:4} {q['quant']:5}  {q['evolving']:.4f}  "
-                f"{q['seg16']:.3f} | {pair:6.2f} {seg:5.2f} {ideal:5.2f} |"
-                f"      {1 / seg:5.2f}  {1 / ideal:5.2f}               |"
-                f"   {ratio / seg:5.2f}  {ratio / ideal:5.2f}       |"
-                f"  {seg_l:.4f}  {ratio / cost_l:5.2f}  {ratio / ideal_l:5.2f}"
+                f"{name:16} {d:4} {q['k']:4} {q['evolving']:.4f} {q['seg16']:.3f} |"
+                f" {seg:5.2f} {ideal:5.2f} {meas:5.2f} |"
+                f"         {ratio / seg:5.2f} {ratio / ideal:5.2f} {ratio / meas:5.2f} |"
+                f"          {pair_l:.5f} {seg_l:.4f}         {ratio / seg_lc:5.2f}"
+                f" {ratio / ideal_lc:5.2f} {ratio / meas_lc:5.2f}"
             )
     if a.json:
         a.json.write_text(json.dumps({"microbench": mb, "sgemm": sg, "table": table}, indent=1))

@@ -662,6 +662,7 @@ fn main() {
             v
         };
         let mut screened = String::new();
+        let (mut ps, mut sps) = (Vec::new(), Vec::new());
         for &p in &[0.0f64, 0.001, 0.003, 0.01, 0.03, 0.1] {
             let t = if p == 0.0 {
                 f32::INFINITY
@@ -681,8 +682,15 @@ fn main() {
             let (sv, _) = unsafe { tile_screened(&a8, &b8, &x, &b32, d, &es) };
             let frac = sv as f64 / (ROWS * COLS) as f64;
             screened.push_str(&format!(" p={frac:.4}: {:.2}x", t32 / ts));
+            ps.push(format!("{frac:.6}"));
+            sps.push(format!("{:.4}", t32 / ts));
         }
         println!("       screened int8 tile with exact recompute, speed vs f32 tile:{screened}");
+        println!(
+            "SCREEN {{\"d\": {d}, \"p\": [{}], \"speedup\": [{}]}}",
+            ps.join(", "),
+            sps.join(", ")
+        );
         println!(
             "       (an f32 tile pair costs {:.2} ns at this d; recompute bit-identical, int8 exact, bf16 within bound: checked)",
             d as f64 / (r32 * 1e9) * 1e9
