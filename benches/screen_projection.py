@@ -9,8 +9,9 @@ of benches/screen_survivors.py (--survivors JSON) and prints, per set, k and qua
 
 for three ways to recompute (scattered pairs gathered: ``pair``; isolated 1 x 16 micro-tile
 row segments with their B panel in L1: ``seg``; segments batched into full-rate tiles, the
-ideal: ``ideal``), the speed-up over the f32 tile (1 / cost) and over the same-run sgemm
-(that times R32 / R_sgemm).
+ideal: ``ideal``; the measured screened tile at the survivor fraction: ``tile``; two passes
+with warm thresholds: ``warm``), the speed-up over the f32 tile (1 / cost) and over the
+same-run sgemm (that times R32 / R_sgemm).
 
     cargo build --release --manifest-path benches/screen_microbench/Cargo.toml
     OPENBLAS_NUM_THREADS=1 python benches/screen_projection.py \
@@ -113,7 +114,8 @@ def main() -> None:
     )
     print(
         f"{'set':16} {'d':>4} {'k':>4} surv   seg16 |  seg ideal  tile | x sgemm: seg ideal"
-        f"  tile | n={a.n_large:,}: surv   seg16 x sgemm: seg ideal  tile"
+        f"  tile | n={a.n_large:,}: surv   seg16 x sgemm: seg ideal  tile |"
+        " warm: surv  tile x sgemm, n, large n"
     )
     table = []
     nb_l = a.n_large // 768
@@ -134,6 +136,11 @@ def main() -> None:
             seg = diag + rest * (base + q["seg16"] * m["segment_l1_ns"] / c32)
             ideal = diag + rest * (base + q["seg16"])
             meas = diag + rest * measured_cost(m, q["evolving"])
+            # Warm floors: a first int8-only pass (cost `base`) seeds each row's threshold
+            # with a valid lower bound; the second pass then sees the "warm" fraction.
+            warm = diag + rest * (base + measured_cost(m, q["warm"]))
+            # At large n the warm (= about final) fraction falls as 1/n.
+            warm_l = q["warm"] * r["n"] / a.n_large
             # Large n: 768-row blocks, the fractions extrapolated by their alpha.
             pair_l = extrapolated(q["alpha"], a.n_large)
             seg_l = extrapolated(q["alpha_seg16"], a.n_large)
@@ -141,6 +148,7 @@ def main() -> None:
             seg_lc = dl + rl * (base + seg_l * m["segment_l1_ns"] / c32)
             ideal_lc = dl + rl * (base + seg_l)
             meas_lc = dl + rl * measured_cost(m, pair_l)
+            warm_lc = dl + rl * (base + measured_cost(m, warm_l))
             row = {
                 "set": name,
                 "d": d,
@@ -162,6 +170,11 @@ def main() -> None:
                 "large_vs_sgemm_seg": ratio / seg_lc,
                 "large_vs_sgemm_ideal": ratio / ideal_lc,
                 "large_vs_sgemm_tile": ratio / meas_lc,
+                "warm": q["warm"],
+                "cost_warm": warm,
+                "vs_sgemm_warm": ratio / warm,
+                "large_warm": warm_l,
+                "large_vs_sgemm_warm": ratio / warm_lc,
             }
             table.append(row)
             print(
@@ -169,7 +182,8 @@ def main() -> None:
                 f" {seg:5.2f} {ideal:5.2f} {meas:5.2f} |"
                 f"         {ratio / seg:5.2f} {ratio / ideal:5.2f} {ratio / meas:5.2f} |"
                 f"          {pair_l:.5f} {seg_l:.4f}         {ratio / seg_lc:5.2f}"
-                f" {ratio / ideal_lc:5.2f} {ratio / meas_lc:5.2f}"
+                f" {ratio / ideal_lc:5.2f} {ratio / meas_lc:5.2f} |"
+                f"  {q['warm']:.4f} {warm:5.2f}   {ratio / warm:5.2f}  {ratio / warm_lc:5.2f}"
             )
     if a.json:
         a.json.write_text(json.dumps({"microbench": mb, "sgemm": sg, "table": table}, indent=1))

@@ -16,6 +16,9 @@ self-join, the smaller of its row's and its column's k-th best).
 Two fractions of the off-diagonal pairs (i < j, different blocks) per set, k and quantisation:
 - ``final``: ub reaches min(T_i, T_j), T the final k-th best (optimistic: no screen can do
   better than knowing the answer);
+- ``warm``: as ``evolving``, each threshold raised to a floor that a first, int8-only pass
+  could provide: the exact keys' k-th best among the row's k best candidates by int8 score
+  (a valid lower bound on the final threshold); ``warm_seg16`` likewise;
 - ``evolving``: the core's own schedule (blocks of ``auto_block(n, 2)`` rows, round 0 the
   diagonal tiles, rounds 1.. the circle-method tournament of src/knn.rs), each tile screened
   against the thresholds its rows and columns had when the tile started (pessimistic by the
@@ -169,22 +172,39 @@ def measure(x: np.ndarray, ks: list[int], block: int | None = None) -> dict:
     blocks = [slice(b * block, min(n, (b + 1) * block)) for b in range(nb)]
     sched = rounds(nb)
 
-    # Pass 1: final thresholds (k-th best excluding self) for every k.
+    # Pass 1: final thresholds (k-th best excluding self) for every k, and the warm floors:
+    # each row's k best candidates by its int8 screen score, their exact keys' k-th best (a
+    # valid lower bound on the final threshold that a first int8-only pass could provide).
     kmax = max(ks)
     top = np.full((n, kmax), -np.inf)
+    xh8 = qs["int8"][0]
+    cand_s = {k: np.full((n, k), -np.inf) for k in ks}  # screen scores of the candidates
+    cand_x = {k: np.full((n, k), -np.inf) for k in ks}  # their exact keys
     for bi in range(nb):
         si = blocks[bi]
         for bj in range(nb):
             s = x64[si] @ x64[blocks[bj]].T
+            sh = xh8[si] @ xh8[blocks[bj]].T
             if bi == bj:
                 np.fill_diagonal(s, -np.inf)
+                np.fill_diagonal(sh, -np.inf)
             top[si] = push_topk(top[si], s)
+            for k in ks:
+                both_s = np.concatenate([cand_s[k][si], sh], axis=1)
+                both_x = np.concatenate([cand_x[k][si], s], axis=1)
+                pick = np.argpartition(both_s, both_s.shape[1] - k, axis=1)[:, -k:]
+                cand_s[k][si] = np.take_along_axis(both_s, pick, 1)
+                cand_x[k][si] = np.take_along_axis(both_x, pick, 1)
     top = -np.sort(-top, axis=1)
     final_t = {k: top[:, k - 1] for k in ks}
+    warm_t = {k: cand_x[k].min(axis=1) for k in ks}
+    assert all((warm_t[k] <= final_t[k]).all() for k in ks)
 
     # Pass 2: the schedule, thresholds evolving; counts per (quant, k).
     cnt: dict[tuple[str, int], dict[str, float]] = {
-        (q, k): {"final": 0, "final_row": 0, "evolving": 0, "seg16": 0, "pairs": 0}
+        (q, k): dict.fromkeys(
+            ["final", "final_row", "evolving", "seg16", "warm", "warm_seg16", "pairs"], 0
+        )
         for q in qs
         for k in ks
     }
@@ -227,6 +247,13 @@ def measure(x: np.ndarray, ks: list[int], block: int | None = None) -> dict:
                     fi, fj = final_t[k][si], final_t[k][sj]
                     c["final"] += int((ub >= np.minimum(fi[:, None], fj[None, :])).sum())
                     c["final_row"] += int((ub >= fi[:, None]).sum())
+                    wi, wj = warm_t[k][si], warm_t[k][sj]
+                    # a row's threshold with a floor: the larger of the floor and its k-th best
+                    wi, wj = np.maximum(wi, ti), np.maximum(wj, tj)
+                    warm = ub >= np.minimum(wi[:, None], wj[None, :])
+                    c["warm"] += int(warm.sum())
+                    wp = np.pad(warm, ((0, 0), (0, pad)))
+                    c["warm_seg16"] += int(wp.reshape(wp.shape[0], -1, 16).any(axis=2).sum()) * 16
                     rc[(qn, k)][0] += int(surv.sum())
                     rc[(qn, k)][1] += ub.size
                     rc[(qn, k)][2] += int(seg.sum()) * 16
@@ -254,6 +281,8 @@ def measure(x: np.ndarray, ks: list[int], block: int | None = None) -> dict:
                 "final_row": c["final_row"] / c["pairs"],
                 "evolving": c["evolving"] / c["pairs"],
                 "seg16": c["seg16"] / c["pairs"],
+                "warm": c["warm"] / c["pairs"],
+                "warm_seg16": c["warm_seg16"] / c["pairs"],
                 "round1": pr[0][1] if pr else float("nan"),
                 "last_round": pr[-1][1] if pr else float("nan"),
                 "alpha": alpha,
@@ -334,14 +363,14 @@ def main() -> None:
         )
         print(
             "quant    k   final  final_row  evolving   seg16   round1  last_round  2k/n"
-            "   alpha  alpha_seg16"
+            "   alpha  alpha_seg16   warm  warm_seg16"
         )
         for q in r["results"]:
             print(
                 f"{q['quant']:5} {q['k']:4}  {q['final']:.4f}  {q['final_row']:.4f}    "
                 f"{q['evolving']:.4f}  {q['seg16']:.4f}  {q['round1']:.4f}  "
                 f"{q['last_round']:.4f}  {q['true_pairs']:.4f}  {q['alpha']:6.1f}  "
-                f"{q['alpha_seg16']:7.1f}"
+                f"{q['alpha_seg16']:7.1f}  {q['warm']:.4f}  {q['warm_seg16']:.4f}"
             )
         sys.stdout.flush()
     if "glove400k" in a.sets.split(",") and a.query_rows > 0:
