@@ -304,25 +304,3 @@ def compare_many(
                 for name in ("p", "tau", "null_mean", "calibrated"):
                     getattr(res, name)[s.name][i, j] = st[name]
     return res
-    nulls = {s.name: np.empty((P, *shape)) for s in specs}
-    sorted_a = {m: [Pair.build(na, na, kk).sorted_a for na in la[m]] for m in used}
-    for t, perm in enumerate(permutations(n, P, seed)):
-        for m in used:
-            permuted = [permute(nb, perm) for nb in lb[m]]
-            for i, na in enumerate(la[m]):
-                for j, nbp in enumerate(permuted):
-                    q = Pair.build(na, nbp, kk, sorted_a=sorted_a[m][i])
-                    for s in specs:
-                        if (s.metric or metric) == m:
-                            nulls[s.name][t, i, j] = _score(list_values(q, s.name, [kk])[0])
-    for s in specs:
-        for name in ("p", "tau", "null_mean", "calibrated"):
-            getattr(res, name)[s.name] = np.empty(shape)
-        for i in range(shape[0]):
-            for j in range(shape[1]):
-                st = null_summary(
-                    float(values[s.name][i, j]), nulls[s.name][:, i, j], alpha, s.s_max(n, kk)
-                )
-                for name in ("p", "tau", "null_mean", "calibrated"):
-                    getattr(res, name)[s.name][i, j] = st[name]
-    return res
