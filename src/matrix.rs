@@ -44,6 +44,9 @@ pub trait Real:
     /// `self * a + b` with one rounding (a fused multiply-add instruction where the kernel
     /// is compiled for one).
     fn mul_add(self, a: Self, b: Self) -> Self;
+    /// An unsigned integer ordered as the value is, for non-NaN values: `a < b` iff
+    /// `a.order_bits() < b.order_bits()`, with -0.0 and +0.0 equal (as `==` has them).
+    fn order_bits(self) -> u64;
 }
 
 macro_rules! impl_real {
@@ -89,8 +92,27 @@ macro_rules! impl_real {
             fn mul_add(self, a: Self, b: Self) -> Self {
                 <$t>::mul_add(self, a, b)
             }
+            #[inline(always)]
+            fn order_bits(self) -> u64 {
+                // + 0.0 turns -0.0 into +0.0; then negative values have their bits inverted
+                // and positive ones the sign bit set: the usual order-preserving map.
+                let b = (self + 0.0).to_bits();
+                let sign = 1 << (<$t>::BITS_ALL - 1);
+                (if b & sign != 0 { !b } else { b | sign }) as u64
+            }
         }
     };
+}
+
+/// The width of a float's bit pattern, for [`Real::order_bits`].
+trait Width {
+    const BITS_ALL: u32;
+}
+impl Width for f32 {
+    const BITS_ALL: u32 = 32;
+}
+impl Width for f64 {
+    const BITS_ALL: u32 = 64;
 }
 
 impl_real!(f32);
