@@ -47,11 +47,28 @@ pub trait Real:
     /// An unsigned integer ordered as the value is, for non-NaN values: `a < b` iff
     /// `a.order_bits() < b.order_bits()`, with -0.0 and +0.0 equal (as `==` has them).
     fn order_bits(self) -> u64;
+    /// An integer per candidate `(self, index)` that sorts as `topk::rank_cmp` (smaller =
+    /// better): the inverted [`Real::order_bits`] above the index. u64 for f32, u128 for f64.
+    type RankBits: Ord + Copy + Send + Sync + std::fmt::Debug;
+    fn rank_bits(self, index: u32) -> Self::RankBits;
+    /// The index back from [`Real::rank_bits`].
+    fn rank_index(bits: Self::RankBits) -> u32;
 }
 
 macro_rules! impl_real {
-    ($t:ty) => {
+    ($t:ty, $bits:ty) => {
         impl Real for $t {
+            type RankBits = $bits;
+            #[inline(always)]
+            fn rank_bits(self, index: u32) -> $bits {
+                let width = <$t>::BITS_ALL;
+                let key = !self.order_bits() & (u64::MAX >> (64 - width));
+                (<$bits>::from(key) << 32) | <$bits>::from(index)
+            }
+            #[inline(always)]
+            fn rank_index(bits: $bits) -> u32 {
+                bits as u32
+            }
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             const NEG_INFINITY: Self = <$t>::NEG_INFINITY;
@@ -115,8 +132,8 @@ impl Width for f64 {
     const BITS_ALL: u32 = 64;
 }
 
-impl_real!(f32);
-impl_real!(f64);
+impl_real!(f32, u64);
+impl_real!(f64, u128);
 
 /// A borrowed, row-major, contiguous `rows x cols` matrix.
 #[derive(Debug, Clone, Copy)]

@@ -28,7 +28,7 @@ pub const BUFFER_FROM_K: usize = 200;
 
 /// The k best candidates of each of `rows` rows.
 #[derive(Debug, Clone)]
-pub struct TopK<T> {
+pub struct TopK<T: Real> {
     k: usize,
     /// Slots per row: k for a heap, 2k for a buffer.
     cap: usize,
@@ -38,7 +38,7 @@ pub struct TopK<T> {
     len: Vec<u32>,
     /// Buffered rows: the k-th best key at the last selection (`-inf` before the first).
     thr: Vec<T>,
-    scratch: Vec<(u128, T)>,
+    scratch: Vec<(T::RankBits, T)>,
 }
 
 /// One integer per candidate that sorts as [`rank_cmp`]: smaller = better (larger key, then
@@ -46,10 +46,9 @@ pub struct TopK<T> {
 /// index)` pairs (one integer compare, no branches on float ties): 40 % of a k = 1000
 /// self-join went to those comparisons.
 #[inline(always)]
-fn rank_bits<T: Real>(key: T, index: u32) -> u128 {
-    (u128::from(!key.order_bits()) << 32) | u128::from(index)
+fn rank_bits<T: Real>(key: T, index: u32) -> T::RankBits {
+    key.rank_bits(index)
 }
-
 impl<T: Real> TopK<T> {
     pub fn new(rows: usize, k: usize) -> Self {
         Self::try_new(rows, k).expect("top-k allocation")
@@ -143,7 +142,7 @@ impl<T: Real> TopK<T> {
         self.scratch.select_nth_unstable_by_key(k - 1, |p| p.0);
         for (c, &(bits, kk)) in self.scratch[..k].iter().enumerate() {
             keys[c] = kk;
-            idx[c] = bits as u32;
+            idx[c] = T::rank_index(bits);
         }
         self.thr[row] = self.scratch[k - 1].1;
         self.len[row] = k as u32;
@@ -212,7 +211,7 @@ impl<T: Real> TopK<T> {
         let mut keys = vec![T::NEG_INFINITY; rows * k];
         let mut idx = vec![u32::MAX; rows * k];
         if k > 0 {
-            let mut pairs: Vec<(u128, T)> = Vec::with_capacity(cap);
+            let mut pairs: Vec<(T::RankBits, T)> = Vec::with_capacity(cap);
             for r in 0..rows {
                 let len = self.len[r] as usize;
                 pairs.clear();
@@ -225,7 +224,7 @@ impl<T: Real> TopK<T> {
                 pairs.sort_unstable_by_key(|p| p.0);
                 for (c, &(bits, kk)) in pairs.iter().take(k).enumerate() {
                     keys[r * k + c] = kk;
-                    idx[r * k + c] = bits as u32;
+                    idx[r * k + c] = T::rank_index(bits);
                 }
             }
         }
