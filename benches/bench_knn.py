@@ -9,6 +9,9 @@ same run, and extra peak RSS over the loaded data.
 
     python benches/bench_knn.py --quick            # about a minute
     python benches/bench_knn.py --full --json benches/results/knn_full.json
+    python benches/bench_knn.py --round2 --json benches/results/knn_round2.json   # issue 12
+
+An op may name its own k after "@" (``knn@1000``); the others use ``-k``.
 
 Peers (optional extra ``nnoverlap[bench]``): faiss-cpu, scikit-learn; numpy is always there.
 """
@@ -149,12 +152,14 @@ def worker(lib: str, case: str, op: str, k: int, threads: int) -> dict:
         best = min(_timed(lambda: m @ m) for _ in range(3))
         return {"seconds": best, "gflops": 2 * 4096**3 / best / 1e9}
     a, b = case_data(case)
+    op, _, own_k = op.partition("@")
+    k = int(own_k) if own_k else k
     if op == "knn_t1":  # the same self-join on one thread, for the 1 -> 2 thread speed-up
         op, threads = "knn", 1
         _set_peer_threads(1)
     if op == "query":
         q = a[: max(1, a.shape[0] // 10)].copy()
-    if op == "knn_f64":
+    if op.startswith("knn_f64"):
         a = a.astype(np.float64)
     if lib == "nnoverlap":
         import nnoverlap as nno
@@ -164,6 +169,8 @@ def worker(lib: str, case: str, op: str, k: int, threads: int) -> dict:
             "knn_l2": lambda: nno.knn(a, k=k, metric="l2", threads=threads),
             "knn_ip": lambda: nno.knn(a, k=k, metric="ip", threads=threads),
             "knn_f64": lambda: nno.knn(a, k=k, threads=threads),
+            "knn_f64_ip": lambda: nno.knn(a, k=k, metric="ip", threads=threads),
+            "knn_f64_l2": lambda: nno.knn(a, k=k, metric="l2", threads=threads),
             "mnno": lambda: nno.mnno(a, b, k=k, threads=threads),
             "query": lambda: nno.knn(q, k=k, base=a, threads=threads),
         }
@@ -242,12 +249,29 @@ def plan(mode: str) -> list[tuple[str, str, list[str]]]:
             ("clustered_10k", "mnno", ["nnoverlap", "faiss"]),
             ("words10k", "knn", ["nnoverlap", "faiss"]),
         ]
+    if mode == "round2":  # issue 12: large k, float64 per metric, small sets, scaling in n
+        both = ["nnoverlap", "faiss"]
+        return [
+            ("clustered_10k", "knn", both),
+            ("clustered_20k", "knn", ["nnoverlap"]),
+            ("clustered_20k", "knn_f64", ["nnoverlap"]),
+            ("clustered_20k", "knn_f64_ip", ["nnoverlap"]),
+            ("clustered_20k", "knn_f64_l2", ["nnoverlap"]),
+            ("clustered_30k", "knn@100", both),
+            ("clustered_30k", "knn@1000", both),
+            ("clustered_100k", "knn", both),
+            ("clustered_100k", "knn@100", both),
+            ("clustered_100k", "knn@1000", both),
+            ("clustered_100k", "query", both),
+            ("clustered_200k", "knn", ["nnoverlap"]),
+            ("clustered_400k", "knn", ["nnoverlap"]),
+        ]
     return [
         ("clustered_10k", "knn", peers),
         ("clustered_10k", "knn_l2", ["nnoverlap", "faiss"]),
         ("clustered_10k", "knn_ip", ["nnoverlap", "faiss"]),
         ("clustered_10k", "knn_f64", ["nnoverlap"]),
-        ("clustered_50k", "knn", peers),
+        ("clustered_50k", "knn", ["nnoverlap", "faiss"]),  # numpy, sklearn: 12x at 10k already
         ("clustered_50k", "knn_t1", ["nnoverlap", "faiss"]),
         ("clustered_50k", "mnno", ["nnoverlap", "faiss"]),
         ("clustered_100k", "knn", ["nnoverlap", "faiss"]),
@@ -259,7 +283,9 @@ def plan(mode: str) -> list[tuple[str, str, list[str]]]:
 
 
 # Cases too slow to repeat: one repetition (the peers take minutes there).
-MAX_REPS = {"glove400k": 1}
+MAX_REPS = {"glove400k": 1, "clustered_200k": 1, "clustered_400k": 1}
+# Ops too slow to repeat in --round2 (faiss takes minutes at k = 1000 on 100k rows).
+MAX_OP_REPS = {("clustered_100k", "knn@100"): 1, ("clustered_100k", "knn@1000"): 1}
 
 
 def goals(rows: list[dict], k: int) -> list[tuple[str, float | None, str]]:
@@ -288,7 +314,7 @@ def goals(rows: list[dict], k: int) -> list[tuple[str, float | None, str]]:
         (
             "query 10k x 100k: nnoverlap / faiss time",
             ratio(t("clustered_100k", "query"), t("clustered_100k", "query", "faiss")),
-            "<= 1.0",
+            "<= 0.7 (issue 12)",
         ),
         (
             "1 -> 2 threads speed-up, 50k",
@@ -311,7 +337,35 @@ def goals(rows: list[dict], k: int) -> list[tuple[str, float | None, str]]:
             "~ 1",
         ),
     ]
+    for n in ("30k", "100k"):  # issue 12's large-k goals
+        for kk in (100, 1000):
+            case, op = f"clustered_{n}", f"knn@{kk}"
+            out.append(
+                (
+                    f"self-join {n}, k = {kk}: nnoverlap / faiss",
+                    ratio(t(case, op), t(case, op, "faiss")),
+                    "<= 0.5",
+                )
+            )
+    for op in ("knn_f64", "knn_f64_ip", "knn_f64_l2"):
+        out.append(
+            (
+                f"{op} / float32 cosine time, 20k",
+                ratio(t("clustered_20k", op), t("clustered_20k", "knn")),
+                "<= 2",
+            )
+        )
+    t200, t400 = t("clustered_200k", "knn"), t("clustered_400k", "knn")
+    if t200 and t400:
+        # time ~ n^p between the two sizes; the million extrapolated with that exponent
+        import math
+
+        p = math.log(t400 / t200) / math.log(2)
+        out.append(("time exponent p (t ~ n^p), 200k -> 400k", p, "~ 2"))
+        out.append(("1M x 300 self-join extrapolated, minutes", t400 * 2.5**p / 60, "< 30"))
     for r in rows:
+        if (r["case"], r["op"], r["lib"]) == ("clustered_10k", "knn", "nnoverlap"):
+            out.append(("self-join 10k: % of sgemm", r["pct_of_sgemm"], ">= 80"))
         if (r["case"], r["op"], r["lib"]) == ("clustered_100k", "knn", "nnoverlap"):
             out.append(("self-join 100k: % of sgemm", r["pct_of_sgemm"], ">= 75"))
         if (r["case"], r["op"], r["lib"]) == ("glove400k", "knn", "nnoverlap"):
@@ -335,13 +389,14 @@ def main() -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--quick", action="store_true", help="about a minute (default)")
     g.add_argument("--full", action="store_true", help="all cases, for README numbers")
+    g.add_argument("--round2", action="store_true", help="issue 12: large k, float64, scaling")
     p.add_argument("--reps", type=int, default=None, help="repetitions (quick 3, full 3)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--json", type=Path, default=None, help="write every measurement here")
     p.add_argument("--case", action="append", help="only these cases")
     args = p.parse_args()
-    mode = "full" if args.full else "quick"
+    mode = "full" if args.full else "round2" if args.round2 else "quick"
     reps = args.reps or 3
     todo = [t for t in plan(mode) if case_available(t[0])]
     if args.case:
@@ -353,13 +408,13 @@ def main() -> None:
     for rep in range(reps):
         sgemm.append(run_worker("sgemm", "-", "-", 0, args.threads)["gflops"])
         for case, op, libs in todo:
-            if rep >= MAX_REPS.get(case, reps):
+            if rep >= min(MAX_REPS.get(case, reps), MAX_OP_REPS.get((case, op), reps)):
                 continue
             for lib in libs if rep % 2 == 0 else list(reversed(libs)):
                 r = run_worker(lib, case, op, args.k, args.threads)
                 results.setdefault((case, op, lib), []).append(r)
                 print(
-                    f"  rep {rep + 1}/{reps} {case:>15} {op:>8} {lib:>10}: "
+                    f"  rep {rep + 1}/{reps} {case:>15} {op:>10} {lib:>10}: "
                     f"{r.get('seconds', float('nan')):8.3f} s",
                     file=sys.stderr,
                 )
@@ -400,14 +455,14 @@ def main() -> None:
         f"{len(sgemm)}); k = {args.k}; effective GFLOP/s = n(n-1)d / time"
     )
     hdr = (
-        f"{'case':>15} {'n x d':>12} {'op':>8} {'lib':>10} {'median s':>9} "
+        f"{'case':>15} {'n x d':>12} {'op':>10} {'lib':>10} {'median s':>9} "
         f"{'x nnoverlap':>11} {'GFLOP/s':>8} {'% sgemm':>8} {'+RSS MB':>8}"
     )
     print(hdr)
     print("-" * len(hdr))
     for r in rows:
         print(
-            f"{r['case']:>15} {r['n']:>7}x{r['d']:<4} {r['op']:>8} {r['lib']:>10} "
+            f"{r['case']:>15} {r['n']:>7}x{r['d']:<4} {r['op']:>10} {r['lib']:>10} "
             f"{r['median_s']:9.3f} {r['ratio_to_nnoverlap']:11.2f} "
             f"{r['effective_gflops']:8.1f} {r['pct_of_sgemm']:7.0f}% {r['extra_rss_mb']:8.0f}"
         )

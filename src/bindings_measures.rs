@@ -98,14 +98,43 @@ fn find_in_rows<'py>(
             .as_slice()
             .map_err(|_| PyValueError::new_err("values must be C-contiguous"))?,
     );
+    // Never rayon's global pool: it does not survive a fork (see `crate::pool`).
     let out = py
-        .detach(|| crate::find_in_rows(l, k, r, v))
+        .detach(|| crate::pool::install(None, || crate::find_in_rows(l, k, r, v)))
+        .and_then(|r| r)
         .map_err(to_pyerr)?;
     Ok(Array1::from_vec(out).into_pyarray(py))
+}
+
+fn c_slice<'a, T: numpy::Element>(a: &'a PyReadonlyArray2<'_, T>, name: &str) -> PyResult<&'a [T]> {
+    a.as_slice()
+        .map_err(|_| PyValueError::new_err(format!("{name} must be C-contiguous")))
+}
+
+/// masked_hsic(ia, sa, ib, sb, k) -> float
+///
+/// CKNNA's unbiased HSIC of A's and B's scores kept on the mutual top-k pairs of the (n, kmax)
+/// lists ia and ib (scores sa, sb as float64), see `crate::lists::masked_hsic`.
+#[pyfunction]
+fn masked_hsic(
+    py: Python<'_>,
+    ia: PyReadonlyArray2<'_, i64>,
+    sa: PyReadonlyArray2<'_, f64>,
+    ib: PyReadonlyArray2<'_, i64>,
+    sb: PyReadonlyArray2<'_, f64>,
+    k: usize,
+) -> PyResult<f64> {
+    let kmax = ia.shape()[1];
+    let (a, s_a) = (c_slice(&ia, "ia")?, c_slice(&sa, "sa")?);
+    let (b, s_b) = (c_slice(&ib, "ib")?, c_slice(&sb, "sb")?);
+    py.detach(|| crate::pool::install(None, || crate::masked_hsic(a, s_a, b, s_b, kmax, k)))
+        .and_then(|r| r)
+        .map_err(to_pyerr)
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rank_counts, m)?)?;
     m.add_function(wrap_pyfunction!(find_in_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(masked_hsic, m)?)?;
     Ok(())
 }

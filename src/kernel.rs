@@ -211,6 +211,70 @@ fn record<T: Real, S: Sink<T>, const MR: usize, const NR: usize>(
     }
 }
 
+/// The `MR x 2NR` micro-product of one A panel with two B panels at once: every accumulator
+/// is the same chain as in [`micro`] (bit-identical), but twice the accumulators per A
+/// broadcast keep AVX-512's wider FMA units busy.
+#[inline(always)]
+fn micro2<T: Real, const MR: usize, const NR: usize>(
+    d: usize,
+    a: &[T],
+    b0: &[T],
+    b1: &[T],
+) -> ([[T; NR]; MR], [[T; NR]; MR]) {
+    let mut acc0 = [[T::ZERO; NR]; MR];
+    let mut acc1 = [[T::ZERO; NR]; MR];
+    let (a, b0, b1) = (&a[..d * MR], &b0[..d * NR], &b1[..d * NR]);
+    for ((av, bv0), bv1) in a
+        .chunks_exact(MR)
+        .zip(b0.chunks_exact(NR))
+        .zip(b1.chunks_exact(NR))
+    {
+        let av: &[T; MR] = av.try_into().expect("panel width");
+        let bv0: &[T; NR] = bv0.try_into().expect("panel width");
+        let bv1: &[T; NR] = bv1.try_into().expect("panel width");
+        for i in 0..MR {
+            for j in 0..NR {
+                acc0[i][j] = av[i].mul_add(bv0[j], acc0[i][j]);
+            }
+            for j in 0..NR {
+                acc1[i][j] = av[i].mul_add(bv1[j], acc1[i][j]);
+            }
+        }
+    }
+    (acc0, acc1)
+}
+
+/// Keys and threshold screening of one micro-tile's accumulators (A panel `p`, B panel `q`).
+#[inline(always)]
+fn screen<T: Real, K: KeyFn<T>, S: Sink<T>, const MR: usize, const NR: usize>(
+    acc: &[[T; NR]; MR],
+    (p, q): (usize, usize),
+    t: &Tile<'_, T>,
+    a_thr: &mut [T],
+    b_thr: &mut [T],
+    sink: &mut S,
+) {
+    let ra: &[T; MR] = t.a_aux[p * MR..(p + 1) * MR].try_into().expect("padded");
+    let cb: &[T; NR] = t.b_aux[q * NR..(q + 1) * NR].try_into().expect("padded");
+    let rt: [T; MR] = a_thr[p * MR..(p + 1) * MR].try_into().expect("padded");
+    let ct: [T; NR] = b_thr[q * NR..(q + 1) * NR].try_into().expect("padded");
+    let mut keys = [[T::ZERO; NR]; MR];
+    // No early exit: the compares become vector compares and bit masks.
+    let mut masks = [0u32; MR];
+    for i in 0..MR {
+        for j in 0..NR {
+            let key = K::key(acc[i][j], ra[i], cb[j]);
+            keys[i][j] = key;
+            masks[i] |= u32::from((key >= rt[i]) | (key >= ct[j])) << j;
+        }
+    }
+    if masks.iter().any(|&m| m != 0) {
+        let at = (p * MR, q * NR);
+        record(&keys, &masks, at, (t.rows, t.cols), a_thr, b_thr, sink);
+    }
+}
+
+/// The tile: for each B panel (or pair of B panels when `PAIR`), every A panel streams past.
 #[inline(always)]
 fn tile_impl<
     T: Real,
@@ -219,6 +283,7 @@ fn tile_impl<
     const MR: usize,
     const NR: usize,
     const FUSED: bool,
+    const PAIR: bool,
 >(
     t: &Tile<'_, T>,
     a_thr: &mut [T],
@@ -226,38 +291,55 @@ fn tile_impl<
     sink: &mut S,
 ) {
     let d = t.d;
-    for q in 0..t.pb {
-        let b = &t.b[q * d * NR..(q + 1) * d * NR];
-        let cb: &[T; NR] = t.b_aux[q * NR..(q + 1) * NR].try_into().expect("padded");
-        for p in 0..t.pa {
-            let acc = micro::<T, MR, NR, FUSED>(d, &t.a[p * d * MR..(p + 1) * d * MR], b);
-            let ra: &[T; MR] = t.a_aux[p * MR..(p + 1) * MR].try_into().expect("padded");
-            let rt: [T; MR] = a_thr[p * MR..(p + 1) * MR].try_into().expect("padded");
-            let ct: [T; NR] = b_thr[q * NR..(q + 1) * NR].try_into().expect("padded");
-            let mut keys = [[T::ZERO; NR]; MR];
-            // No early exit: the compares become vector compares and bit masks.
-            let mut masks = [0u32; MR];
-            for i in 0..MR {
-                for j in 0..NR {
-                    let key = K::key(acc[i][j], ra[i], cb[j]);
-                    keys[i][j] = key;
-                    masks[i] |= u32::from((key >= rt[i]) | (key >= ct[j])) << j;
-                }
+    let panel_b = |q: usize| &t.b[q * d * NR..(q + 1) * d * NR];
+    let panel_a = |p: usize| &t.a[p * d * MR..(p + 1) * d * MR];
+    let mut q = 0;
+    while q < t.pb {
+        if PAIR && FUSED && q + 1 < t.pb {
+            let (b0, b1) = (panel_b(q), panel_b(q + 1));
+            for p in 0..t.pa {
+                let (acc0, acc1) = micro2::<T, MR, NR>(d, panel_a(p), b0, b1);
+                screen::<T, K, S, MR, NR>(&acc0, (p, q), t, a_thr, b_thr, sink);
+                screen::<T, K, S, MR, NR>(&acc1, (p, q + 1), t, a_thr, b_thr, sink);
             }
-            if masks.iter().any(|&m| m != 0) {
-                let at = (p * MR, q * NR);
-                record(&keys, &masks, at, (t.rows, t.cols), a_thr, b_thr, sink);
+            q += 2;
+        } else {
+            let b = panel_b(q);
+            for p in 0..t.pa {
+                let acc = micro::<T, MR, NR, FUSED>(d, panel_a(p), b);
+                screen::<T, K, S, MR, NR>(&acc, (p, q), t, a_thr, b_thr, sink);
             }
+            q += 1;
         }
     }
 }
 
-/// Whether `NNOVERLAP_KERNEL=portable` asks for the portable kernel (read once).
-fn portable_forced() -> bool {
+/// The kernel build `NNOVERLAP_KERNEL` asks for, read once: `portable` forces the portable
+/// build, `avx2` caps x86-64 at the AVX2 + FMA build (both give the same bits: the AVX-512
+/// build sums every pair in the same order), anything else lets the CPU decide.
+fn kernel_cap() -> &'static str {
     use std::sync::OnceLock;
-    static FORCED: OnceLock<bool> = OnceLock::new();
-    *FORCED.get_or_init(|| {
-        std::env::var("NNOVERLAP_KERNEL").is_ok_and(|v| v.trim().eq_ignore_ascii_case("portable"))
+    static CAP: OnceLock<&'static str> = OnceLock::new();
+    CAP.get_or_init(|| match std::env::var("NNOVERLAP_KERNEL") {
+        Ok(v) if v.trim().eq_ignore_ascii_case("portable") => "portable",
+        Ok(v) if v.trim().eq_ignore_ascii_case("avx2") => "avx2",
+        _ => "",
+    })
+}
+
+/// Whether `NNOVERLAP_KERNEL=portable` asks for the portable kernel.
+fn portable_forced() -> bool {
+    kernel_cap() == "portable"
+}
+
+/// Whether this CPU runs the AVX-512 build of the tile kernels (checked once): AVX-512F on
+/// top of AVX2 + FMA, unless `NNOVERLAP_KERNEL` caps the kernel lower.
+#[cfg(target_arch = "x86_64")]
+fn has_avx512() -> bool {
+    use std::sync::OnceLock;
+    static HAS: OnceLock<bool> = OnceLock::new();
+    *HAS.get_or_init(|| {
+        has_avx2_fma() && kernel_cap().is_empty() && is_x86_feature_detected!("avx512f")
     })
 }
 
@@ -293,6 +375,9 @@ pub fn fused() -> bool {
 pub fn kernel_name() -> &'static str {
     #[cfg(target_arch = "x86_64")]
     {
+        if has_avx512() {
+            return "avx512f+fma";
+        }
         if has_avx2_fma() {
             return "avx2+fma";
         }
@@ -312,7 +397,7 @@ pub fn kernel_name() -> &'static str {
 }
 
 macro_rules! impl_kernel {
-    ($t:ty, $mr:literal, $nr:literal, $avx2:ident, $chain:ident) => {
+    ($t:ty, $mr:literal, $nr:literal, $avx2:ident, $avx512:ident, $chain:ident) => {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2,fma")]
         unsafe fn $chain(a: &[$t], b: &[$t]) -> $t {
@@ -327,7 +412,18 @@ macro_rules! impl_kernel {
             b_thr: &mut [$t],
             sink: &mut S,
         ) {
-            tile_impl::<$t, K, S, $mr, $nr, true>(t, a_thr, b_thr, sink)
+            tile_impl::<$t, K, S, $mr, $nr, true, false>(t, a_thr, b_thr, sink)
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        unsafe fn $avx512<K: KeyFn<$t>, S: Sink<$t>>(
+            t: &Tile<'_, $t>,
+            a_thr: &mut [$t],
+            b_thr: &mut [$t],
+            sink: &mut S,
+        ) {
+            tile_impl::<$t, K, S, $mr, $nr, true, true>(t, a_thr, b_thr, sink)
         }
 
         impl Kernel for $t {
@@ -347,19 +443,23 @@ macro_rules! impl_kernel {
                 assert!(t.rows <= pa && t.cols <= pb && $nr <= 32);
                 #[cfg(target_arch = "x86_64")]
                 {
+                    if has_avx512() {
+                        // SAFETY: the CPU supports AVX-512F, AVX2 and FMA (checked at run time).
+                        return unsafe { $avx512::<K, S>(t, a_thr, b_thr, sink) };
+                    }
                     if has_avx2_fma() {
                         // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
                         return unsafe { $avx2::<K, S>(t, a_thr, b_thr, sink) };
                     }
-                    tile_impl::<$t, K, S, $mr, $nr, false>(t, a_thr, b_thr, sink)
+                    tile_impl::<$t, K, S, $mr, $nr, false, false>(t, a_thr, b_thr, sink)
                 }
                 #[cfg(target_arch = "aarch64")]
                 {
-                    tile_impl::<$t, K, S, $mr, $nr, true>(t, a_thr, b_thr, sink)
+                    tile_impl::<$t, K, S, $mr, $nr, true, false>(t, a_thr, b_thr, sink)
                 }
                 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
                 {
-                    tile_impl::<$t, K, S, $mr, $nr, false>(t, a_thr, b_thr, sink)
+                    tile_impl::<$t, K, S, $mr, $nr, false, false>(t, a_thr, b_thr, sink)
                 }
             }
 
@@ -380,8 +480,8 @@ macro_rules! impl_kernel {
 
 // 6 x 16 f32 and 6 x 8 f64: 12 accumulator registers of 256 bits, plus the B row and an A
 // broadcast, within AVX2's 16.
-impl_kernel!(f32, 6, 16, tile_f32_avx2, dot_f32_fma);
-impl_kernel!(f64, 6, 8, tile_f64_avx2, dot_f64_fma);
+impl_kernel!(f32, 6, 16, tile_f32_avx2, tile_f32_avx512, dot_f32_fma);
+impl_kernel!(f64, 6, 8, tile_f64_avx2, tile_f64_avx512, dot_f64_fma);
 
 /// Packs rows `x` (`rows x d`, row-major) into zero-padded panels of `panel` rows,
 /// interleaved k-major: `out[(p * d + k) * panel + i] = x[p * panel + i][k]`.
@@ -490,5 +590,83 @@ mod tests {
     fn tile_keys_equal_naive_product_and_sides_follow_thresholds() {
         check::<f32>();
         check::<f64>();
+    }
+
+    /// The AVX-512 build's pairing of B panels (`micro2`) gives every pair the same key as
+    /// the one-panel micro-kernel: the same offers, bit for bit, on odd and even panel
+    /// counts and edge tiles.
+    #[test]
+    fn pairing_b_panels_changes_no_key() {
+        fn offers<T, const NR: usize, const PAIR: bool>(
+            m: usize,
+            n: usize,
+            d: usize,
+        ) -> Vec<(usize, usize, T)>
+        where
+            T: Real + Kernel + From<i8>,
+        {
+            let a: Vec<T> = (0..m * d)
+                .map(|i| T::from((i * 7 % 11) as i8 - 5))
+                .collect();
+            let b: Vec<T> = (0..n * d)
+                .map(|i| T::from((i * 3 % 13) as i8 - 6))
+                .collect();
+            let (mut ap, mut bp) = (Vec::new(), Vec::new());
+            pack(&a, m, d, T::MR, &mut ap);
+            pack(&b, n, d, T::NR, &mut bp);
+            let (pa, pb) = (m.div_ceil(T::MR), n.div_ceil(T::NR));
+            let a_aux = vec![T::ZERO; pa * T::MR];
+            let b_aux = vec![T::ZERO; pb * T::NR];
+            let mut a_thr = vec![T::NEG_INFINITY; pa * T::MR];
+            let mut b_thr = vec![T::NEG_INFINITY; pb * T::NR];
+            let tile = Tile {
+                d,
+                a: &ap,
+                pa,
+                b: &bp,
+                pb,
+                rows: m,
+                cols: n,
+                a_aux: &a_aux,
+                b_aux: &b_aux,
+            };
+            struct All<T>(Vec<(usize, usize, T)>);
+            impl<T: Real> Sink<T> for All<T> {
+                fn row_threshold(&self, _: usize) -> T {
+                    T::NEG_INFINITY
+                }
+                fn col_threshold(&self, _: usize) -> T {
+                    T::NEG_INFINITY
+                }
+                fn offer(&mut self, row: usize, col: usize, key: T, _: u8) -> (T, T) {
+                    self.0.push((row, col, key));
+                    (T::NEG_INFINITY, T::NEG_INFINITY)
+                }
+            }
+            let mut sink = All(Vec::new());
+            tile_impl::<T, L2Key, _, 6, NR, true, PAIR>(&tile, &mut a_thr, &mut b_thr, &mut sink);
+            sink.0.sort_by_key(|x| (x.0, x.1));
+            sink.0
+        }
+        for (m, n, d) in [
+            (13, 35, 7),
+            (6, 32, 1),
+            (7, 48, 19),
+            (1, 17, 300),
+            (12, 64, 3),
+        ] {
+            let (one, two) = (
+                offers::<f32, 16, false>(m, n, d),
+                offers::<f32, 16, true>(m, n, d),
+            );
+            assert_eq!(one.len(), m * n);
+            assert_eq!(one, two, "f32 {m} x {n} x {d}");
+            let (one, two) = (
+                offers::<f64, 8, false>(m, n, d),
+                offers::<f64, 8, true>(m, n, d),
+            );
+            assert_eq!(one.len(), m * n);
+            assert_eq!(one, two, "f64 {m} x {n} x {d}");
+        }
     }
 }

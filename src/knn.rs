@@ -175,7 +175,7 @@ fn fill_thresholds<T: Real>(dst: &mut Vec<T>, live: usize, len: usize, thr: impl
 /// Sends the row-side candidates of a tile to `top` (tile row r is `top` row `first_row + r`;
 /// tile column c is candidate `first_col + c`), skipping the pair `skip_pair` rows/columns
 /// name the same item (`r + skip.0 == c + skip.1`: the row itself in a self-join).
-struct RowSink<'a, T> {
+struct RowSink<'a, T: Real> {
     top: &'a mut TopK<T>,
     first_row: usize,
     first_col: u32,
@@ -203,7 +203,7 @@ impl<T: Real> Sink<T> for RowSink<'_, T> {
 /// Sends the candidates of an off-diagonal self-join tile `(I, J)` to both sides: row r of
 /// `I` (row `ri + r` of `top_i`) gains candidate `j0 + c`, row c of `J` (row `rj + c` of
 /// `top_j`) gains candidate `i0 + r`.
-struct PairSink<'a, T> {
+struct PairSink<'a, T: Real> {
     top_i: &'a mut TopK<T>,
     top_j: &'a mut TopK<T>,
     ri: usize,

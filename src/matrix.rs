@@ -44,11 +44,31 @@ pub trait Real:
     /// `self * a + b` with one rounding (a fused multiply-add instruction where the kernel
     /// is compiled for one).
     fn mul_add(self, a: Self, b: Self) -> Self;
+    /// An unsigned integer ordered as the value is, for non-NaN values: `a < b` iff
+    /// `a.order_bits() < b.order_bits()`, with -0.0 and +0.0 equal (as `==` has them).
+    fn order_bits(self) -> u64;
+    /// An integer per candidate `(self, index)` that sorts as `topk::rank_cmp` (smaller =
+    /// better): the inverted [`Real::order_bits`] above the index. u64 for f32, u128 for f64.
+    type RankBits: Ord + Copy + Send + Sync + std::fmt::Debug;
+    fn rank_bits(self, index: u32) -> Self::RankBits;
+    /// The index back from [`Real::rank_bits`].
+    fn rank_index(bits: Self::RankBits) -> u32;
 }
 
 macro_rules! impl_real {
-    ($t:ty) => {
+    ($t:ty, $bits:ty) => {
         impl Real for $t {
+            type RankBits = $bits;
+            #[inline(always)]
+            fn rank_bits(self, index: u32) -> $bits {
+                let width = <$t>::BITS_ALL;
+                let key = !self.order_bits() & (u64::MAX >> (64 - width));
+                (<$bits>::from(key) << 32) | <$bits>::from(index)
+            }
+            #[inline(always)]
+            fn rank_index(bits: $bits) -> u32 {
+                bits as u32
+            }
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             const NEG_INFINITY: Self = <$t>::NEG_INFINITY;
@@ -89,12 +109,31 @@ macro_rules! impl_real {
             fn mul_add(self, a: Self, b: Self) -> Self {
                 <$t>::mul_add(self, a, b)
             }
+            #[inline(always)]
+            fn order_bits(self) -> u64 {
+                // + 0.0 turns -0.0 into +0.0; then negative values have their bits inverted
+                // and positive ones the sign bit set: the usual order-preserving map.
+                let b = (self + 0.0).to_bits();
+                let sign = 1 << (<$t>::BITS_ALL - 1);
+                (if b & sign != 0 { !b } else { b | sign }) as u64
+            }
         }
     };
 }
 
-impl_real!(f32);
-impl_real!(f64);
+/// The width of a float's bit pattern, for [`Real::order_bits`].
+trait Width {
+    const BITS_ALL: u32;
+}
+impl Width for f32 {
+    const BITS_ALL: u32 = 32;
+}
+impl Width for f64 {
+    const BITS_ALL: u32 = 64;
+}
+
+impl_real!(f32, u64);
+impl_real!(f64, u128);
 
 /// A borrowed, row-major, contiguous `rows x cols` matrix.
 #[derive(Debug, Clone, Copy)]

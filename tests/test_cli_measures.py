@@ -261,3 +261,40 @@ def test_l2_values_equal_the_python_functions_on_small_files(tmp_path, capsys):
         assert got[r.measure][str(r.k)]["value"] == pytest.approx(r.value, abs=1e-12)
     assert got["lcmc"]["7"]["value"] == pytest.approx(nno.lcmc(a, b, k=7, metric="l2"), abs=1e-12)
     assert got["lcmc"]["7"]["chance"] == 0.0
+
+
+def _strict_json(text: str) -> object:
+    def refuse(word: str) -> object:
+        raise AssertionError(f"{word} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_writes_an_undefined_value_as_null_not_nan(pair, tmp_path, monkeypatch, capsys):
+    # An unbiased HSIC can come out negative, and then CKNNA's square root is NaN; Python's
+    # json would write the bare word NaN, which no strict JSON reader accepts.
+    from nnoverlap.measures import catalog
+
+    monkeypatch.setattr(catalog, "cknna_value", lambda *a, **kw: float("nan"))
+    out = tmp_path / "s.json"
+    rc = main(
+        ["compare", str(pair[0]), str(pair[1]), "-k", "5", "--measures", "mnno,cknna", "-q"]
+        + ["--json", str(out)]
+    )
+    assert rc == 0
+    doc = _strict_json(out.read_text(encoding="utf-8"))
+    assert doc["measures"]["results"]["cknna"]["5"]["value"] is None
+    assert doc["measures"]["results"]["mnno"]["5"]["value"] == nno.mnno(pair[2], pair[3], k=5)
+
+
+def test_matrix_json_is_strict_json(pair, tmp_path, monkeypatch, capsys):
+    from nnoverlap.measures import catalog
+
+    monkeypatch.setattr(catalog, "cknna_value", lambda *a, **kw: float("nan"))
+    out = tmp_path / "m.json"
+    rc, _, _ = run(
+        capsys, "matrix", pair[0], pair[1], "-k", "5", "--measures", "mnno,cknna", "--json", out
+    )
+    assert rc == 0
+    doc = _strict_json(out.read_text(encoding="utf-8"))
+    assert doc["cknna"]["values"][0][1] is None

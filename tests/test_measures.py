@@ -279,3 +279,27 @@ def test_compare_many_equals_pairwise_calls_and_shares_permutations() -> None:
     _close(two["trustworthiness"][1, 2], nno.trustworthiness(sets[1], sets[3], k=5))
     value, (i, j) = two.best("mnno")
     assert value == two.max("mnno") == two["mnno"].max() and two["mnno"][i, j] == value
+
+
+def test_mutual_knn_equals_mnno_bit_for_bit() -> None:
+    # mutual_knn is mNNO: the same sum(o_i) / (k n), not a mean of rounded o_i / k
+    rng = np.random.default_rng(11)
+    A, B = rng.normal(size=(1000, 5)), rng.normal(size=(1000, 5))
+    for k in (3, 7, 10):
+        want = nno.mnno(A, B, k=k)
+        assert nno.mutual_knn(A, B, k=k) == want
+        assert nno.measure(A, B, k=k, measures=["mnno"])["mnno", k].value == want
+        assert nno.compare_many([A, B], k=k)["mnno"][0, 1] == want
+    assert (nno.mutual_knn(A, B, k=[3, 7]) == nno.mnno(A, B, k=[3, 7])).all()
+
+
+def test_measure_refuses_cknna_at_k_1_as_cknna_does() -> None:
+    rng = np.random.default_rng(12)
+    A, B = rng.normal(size=(50, 5)), rng.normal(size=(50, 5))
+    with pytest.raises(ValueError, match="cknna needs k >= 2"):
+        nno.cknna(A, B, k=1)
+    with pytest.raises(ValueError, match="cknna needs k >= 2"):
+        nno.measure(A, B, k=[1, 5], measures=["mnno", "cknna"])
+    with pytest.raises(ValueError, match="cknna needs k >= 2"):
+        nno.compare_many([A, B], k=1, measures=["cknna"])
+    assert nno.measure(A, B, k=[1, 5], measures=["mnno"])["mnno", 1].value == nno.mnno(A, B, k=1)

@@ -145,6 +145,45 @@ def test_portable_kernel_is_forced_by_the_environment_and_agrees_within_rounding
         np.testing.assert_allclose(got[:, 6:], here.scores, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.skipif(
+    not _core.KERNEL.startswith("avx512"), reason="the CPU runs no AVX-512 build of the kernel"
+)
+def test_avx512_kernel_gives_the_avx2_kernels_bits():
+    # The AVX-512 build pairs B panels for wider registers but sums every pair in the same
+    # order: lists, scores and the rank-count pass (trustworthiness) must not change a bit.
+    # Shapes cross odd and even panel counts, edge tiles and both dtypes.
+    code = (
+        "import numpy as np, nnoverlap as nno, nnoverlap._core as c;"
+        "rng=np.random.default_rng(8);"
+        "X=rng.standard_normal((203, 37)).astype('{t}');"
+        "Y=rng.standard_normal((203, 11)).astype('{t}');"
+        "r=nno.knn(X, 7, metric='{m}');q=nno.knn(X[:50], 5, base=X[9:], metric='{m}');"
+        "tw=nno.trustworthiness(X, Y, k=6, metric='{m}', per_item=True);"
+        "np.savez('{out}', i=r.indices, s=r.scores, qi=q.indices, qs=q.scores, tw=tw);"
+        "print(c.KERNEL)"
+    )
+    for dtype in ("f4", "f8"):
+        for metric in ("cosine", "ip", "l2"):
+            runs = []
+            for kernel in ("avx2", "auto"):
+                out = os.path.join(
+                    os.environ.get("TMPDIR", "/tmp"), f"nno_{kernel}_{os.getpid()}.npz"
+                )
+                name = subprocess.run(
+                    [sys.executable, "-c", code.format(t=dtype, m=metric, out=out)],
+                    env=dict(os.environ, NNOVERLAP_KERNEL=kernel),
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+                assert name.startswith(kernel if kernel == "avx2" else "avx512"), name
+                with np.load(out) as f:
+                    runs.append({key: f[key] for key in f.files})
+                os.unlink(out)
+            for key in runs[0]:
+                assert np.array_equal(runs[0][key], runs[1][key]), (dtype, metric, key)
+
+
 # --- Crashes, hangs and aborts become exceptions ----------------------------------------------
 
 
@@ -162,6 +201,22 @@ def test_knn_in_a_process_forked_after_use_does_not_hang():
     ctx = mp.get_context("fork")
     with ctx.Pool(2) as pool:
         got = pool.map_async(_knn_in_child, [300, 300]).get(timeout=60)
+    assert got == [want, want]
+
+
+def _measures_in_child(n: int) -> list[float]:
+    X = np.random.default_rng(n).standard_normal((n, 8)).astype(np.float32)
+    Y = X + 0.1 * np.random.default_rng(n + 1).standard_normal((n, 8)).astype(np.float32)
+    return [nno.jaccard(X, Y, 5), nno.cknna(X, Y, 5)]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the fork start method is Linux's default")
+def test_list_measures_in_a_process_forked_after_use_do_not_hang():
+    # find_in_rows once ran on rayon's global pool, which a fork leaves without its threads.
+    want = _measures_in_child(3000)  # the look-ups and the masked HSIC run in this process
+    ctx = mp.get_context("fork")
+    with ctx.Pool(2) as pool:
+        got = pool.map_async(_measures_in_child, [3000, 3000]).get(timeout=60)
     assert got == [want, want]
 
 

@@ -118,7 +118,10 @@ def test_any_blocks_and_threads_give_the_same_bits(metric, data):
     # beyond column 0 (which is the row itself there, and a tie-broken duplicate here).
     q = nno.knn(X, k, base=X, metric=metric, threads=threads, _block=block)
     uniq = len(np.unique(X, axis=0)) == n
-    if metric != "ip" and uniq and include_self:
+    # ... when the query path finds each row first itself: a nearly parallel other row can
+    # outscore a row's own cosine after rounding (0.99999994 against 0.99999988)
+    first_self = bool((q.indices[:, 0] == np.arange(n)).all())
+    if metric != "ip" and uniq and include_self and first_self:
         np.testing.assert_array_equal(q.scores[:, 1:], base.scores[:, 1:])
 
 

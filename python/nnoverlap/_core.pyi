@@ -26,6 +26,7 @@ __all__ = [
     "overlap",
     "rank_counts",
     "find_in_rows",
+    "masked_hsic",
     "read_embeddings",
     "read_file",
     "sniff",
@@ -56,6 +57,13 @@ def overlap(
 def find_in_rows(
     lists: npt.NDArray[np.int64], rows: npt.NDArray[np.int64], values: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.int64]: ...
+def masked_hsic(
+    ia: npt.NDArray[np.int64],
+    sa: npt.NDArray[np.float64],
+    ib: npt.NDArray[np.int64],
+    sb: npt.NDArray[np.float64],
+    k: int,
+) -> float: ...
 def rank_counts(
     x: npt.NDArray[np.floating[Any]],
     chosen: npt.NDArray[np.int64],

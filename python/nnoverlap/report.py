@@ -75,6 +75,32 @@ def _probe_dir(d: Path) -> str | None:
     return None
 
 
+def json_safe(obj: Any) -> Any:
+    """``obj`` with every non-finite float (NaN, ±inf) replaced by None, numpy scalars and
+    arrays made plain: strict JSON, which other tools can read (Python's json writes ``NaN``,
+    which is not JSON).
+
+    >>> json_safe({"a": [1.0, float("nan")], "b": np.float64(np.inf), "c": np.arange(2)})
+    {'a': [1.0, None], 'b': None, 'c': [0, 1]}
+    """
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return json_safe(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def json_text(obj: Any) -> str:
+    """Strict JSON of ``obj`` (see :func:`json_safe`), indented, with a final newline."""
+    return json.dumps(json_safe(obj), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
 def check_output_file(path: str | os.PathLike[str], what: str | None = None) -> Path:
     """Check that ``path`` can be written as a file, before any work is done.
 
@@ -273,11 +299,10 @@ class Comparison:
         }
 
     def write_json(self, path: str | os.PathLike[str], show: int = 10) -> None:
-        """Write :meth:`to_dict` as JSON (the path is checked first)."""
+        """Write :meth:`to_dict` as JSON (the path is checked first; NaN and infinities, which
+        JSON has no words for, are written as null)."""
         check_output_file(path)
-        Path(path).write_text(
-            json.dumps(self.to_dict(show), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
+        Path(path).write_text(json_text(self.to_dict(show)), encoding="utf-8")
 
     def write_csv(self, path: str | os.PathLike[str]) -> None:
         """One row per word: word, rank_a, rank_b, nno_k<k> for each k (the path is checked

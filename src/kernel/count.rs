@@ -10,7 +10,7 @@
 //! a popcount per slot. Exact ties go to a cold path that looks at the indices. The keys are
 //! bit for bit those of the top-k kernel: the same `micro` product and [`KeyFn`].
 
-use super::{micro, KeyFn, Tile};
+use super::{micro, micro2, KeyFn, Tile};
 use crate::matrix::Real;
 
 /// One side's chosen lists and counts for a tile.
@@ -63,112 +63,144 @@ fn row_ties(eq: u32, c0: u32, chosen: u32) -> u32 {
 }
 
 #[inline(always)]
-fn count_impl<T: Real, K: KeyFn<T>, const MR: usize, const NR: usize, const FUSED: bool>(
+fn count_impl<
+    T: Real,
+    K: KeyFn<T>,
+    const MR: usize,
+    const NR: usize,
+    const FUSED: bool,
+    const PAIR: bool,
+>(
     t: &Tile<'_, T>,
     c: &mut CountArgs<'_, T>,
 ) {
-    let (d, m) = (t.d, c.m);
-    for q in 0..t.pb {
-        let b = &t.b[q * d * NR..(q + 1) * d * NR];
-        let cb: &[T; NR] = t.b_aux[q * NR..(q + 1) * NR].try_into().expect("padded");
-        let live_cols: u32 = if t.cols >= (q + 1) * NR {
-            if NR == 32 {
-                u32::MAX
-            } else {
-                (1u32 << NR) - 1
+    let d = t.d;
+    let panel_b = |q: usize| &t.b[q * d * NR..(q + 1) * d * NR];
+    let panel_a = |p: usize| &t.a[p * d * MR..(p + 1) * d * MR];
+    let live_rows = |p: usize| t.rows.saturating_sub(p * MR).min(MR);
+    let mut q = 0;
+    while q < t.pb {
+        if PAIR && FUSED && q + 1 < t.pb {
+            // Two B panels per A panel, as the top-k kernel's AVX-512 build (same sums).
+            let (b0, b1) = (panel_b(q), panel_b(q + 1));
+            for p in (0..t.pa).filter(|&p| live_rows(p) > 0) {
+                let (acc0, acc1) = micro2::<T, MR, NR>(d, panel_a(p), b0, b1);
+                count_micro::<T, K, MR, NR>(&acc0, (p, q), t, c);
+                count_micro::<T, K, MR, NR>(&acc1, (p, q + 1), t, c);
             }
+            q += 2;
         } else {
-            (1u32 << (t.cols - q * NR)) - 1
-        };
-        for p in 0..t.pa {
-            let live_rows = t.rows.saturating_sub(p * MR).min(MR);
-            if live_rows == 0 {
-                continue;
+            let b = panel_b(q);
+            for p in (0..t.pa).filter(|&p| live_rows(p) > 0) {
+                let acc = micro::<T, MR, NR, FUSED>(d, panel_a(p), b);
+                count_micro::<T, K, MR, NR>(&acc, (p, q), t, c);
             }
-            let acc = micro::<T, MR, NR, FUSED>(d, &t.a[p * d * MR..(p + 1) * d * MR], b);
-            let ra: &[T; MR] = t.a_aux[p * MR..(p + 1) * MR].try_into().expect("padded");
-            let mut keys = [[T::ZERO; NR]; MR];
-            for i in 0..MR {
+            q += 1;
+        }
+    }
+}
+
+/// Counts one micro-tile's keys (A panel `p`, B panel `q`) against the chosen slots.
+#[inline(always)]
+fn count_micro<T: Real, K: KeyFn<T>, const MR: usize, const NR: usize>(
+    acc: &[[T; NR]; MR],
+    (p, q): (usize, usize),
+    t: &Tile<'_, T>,
+    c: &mut CountArgs<'_, T>,
+) {
+    let m = c.m;
+    let cb: &[T; NR] = t.b_aux[q * NR..(q + 1) * NR].try_into().expect("padded");
+    let live_cols: u32 = if t.cols >= (q + 1) * NR {
+        if NR == 32 {
+            u32::MAX
+        } else {
+            (1u32 << NR) - 1
+        }
+    } else {
+        (1u32 << (t.cols - q * NR)) - 1
+    };
+    let live_rows = t.rows.saturating_sub(p * MR).min(MR);
+    let ra: &[T; MR] = t.a_aux[p * MR..(p + 1) * MR].try_into().expect("padded");
+    let mut keys = [[T::ZERO; NR]; MR];
+    for i in 0..MR {
+        for j in 0..NR {
+            keys[i][j] = K::key(acc[i][j], ra[i], cb[j]);
+        }
+    }
+    // Row side: rows of A count the columns that beat their chosen slots.
+    let rs = &mut c.rows;
+    let c0 = rs.first_other + (q * NR) as u32;
+    for (i, ki) in keys.iter().enumerate().take(live_rows) {
+        let r = p * MR + i;
+        let mut live = live_cols;
+        if c.diagonal && r >= q * NR && r < (q + 1) * NR {
+            live &= !(1u32 << (r - q * NR));
+        }
+        let mn = rs.min[r];
+        let mut ge = 0u32;
+        for (j, &kv) in ki.iter().enumerate() {
+            ge |= u32::from(kv >= mn) << j;
+        }
+        ge &= live;
+        if ge == 0 {
+            continue;
+        }
+        // Slots ascend by key: once no candidate reaches one, none reaches the rest.
+        for s in 0..m {
+            let tk = rs.keys[r * m + s];
+            let (mut gt, mut reach) = (0u32, 0u32);
+            for (j, &kv) in ki.iter().enumerate() {
+                gt |= u32::from(kv > tk) << j;
+                reach |= u32::from(kv >= tk) << j;
+            }
+            reach &= ge;
+            if reach == 0 {
+                break;
+            }
+            let mut add = (gt & reach).count_ones();
+            let eq = reach & !gt;
+            if eq != 0 {
+                add += row_ties(eq, c0, rs.idx[r * m + s]);
+            }
+            rs.counts[r * m + s] += add;
+        }
+    }
+    // Column side: rows of B count the rows of A that beat their chosen slots.
+    if let Some(cs) = c.cols.as_mut() {
+        let mn: &[T; NR] = cs.min[q * NR..(q + 1) * NR].try_into().expect("padded");
+        let mut any = false;
+        for ki in keys.iter().take(live_rows) {
+            for j in 0..NR {
+                any |= ki[j] >= mn[j];
+            }
+        }
+        if !any {
+            return;
+        }
+        let r0 = cs.first_other + (p * MR) as u32;
+        for s in 0..m {
+            let at = (q * m + s) * NR;
+            let tk: &[T; NR] = cs.keys[at..at + NR].try_into().expect("padded");
+            let mut add = [0u32; NR];
+            let (mut ties, mut reach) = (false, false);
+            for ki in keys.iter().take(live_rows) {
                 for j in 0..NR {
-                    keys[i][j] = K::key(acc[i][j], ra[i], cb[j]);
+                    add[j] += u32::from(ki[j] > tk[j]);
+                    ties |= ki[j] == tk[j];
+                    reach |= ki[j] >= tk[j];
                 }
             }
-            // Row side: rows of A count the columns that beat their chosen slots.
-            let rs = &mut c.rows;
-            let c0 = rs.first_other + (q * NR) as u32;
-            for (i, ki) in keys.iter().enumerate().take(live_rows) {
-                let r = p * MR + i;
-                let mut live = live_cols;
-                if c.diagonal && r >= q * NR && r < (q + 1) * NR {
-                    live &= !(1u32 << (r - q * NR));
-                }
-                let mn = rs.min[r];
-                let mut ge = 0u32;
-                for (j, &kv) in ki.iter().enumerate() {
-                    ge |= u32::from(kv >= mn) << j;
-                }
-                ge &= live;
-                if ge == 0 {
-                    continue;
-                }
-                // Slots ascend by key: once no candidate reaches one, none reaches the rest.
-                for s in 0..m {
-                    let tk = rs.keys[r * m + s];
-                    let (mut gt, mut reach) = (0u32, 0u32);
-                    for (j, &kv) in ki.iter().enumerate() {
-                        gt |= u32::from(kv > tk) << j;
-                        reach |= u32::from(kv >= tk) << j;
-                    }
-                    reach &= ge;
-                    if reach == 0 {
-                        break;
-                    }
-                    let mut add = (gt & reach).count_ones();
-                    let eq = reach & !gt;
-                    if eq != 0 {
-                        add += row_ties(eq, c0, rs.idx[r * m + s]);
-                    }
-                    rs.counts[r * m + s] += add;
-                }
+            // Each column's slots ascend by key: none reached here, none further on.
+            if !reach {
+                break;
             }
-            // Column side: rows of B count the rows of A that beat their chosen slots.
-            if let Some(cs) = c.cols.as_mut() {
-                let mn: &[T; NR] = cs.min[q * NR..(q + 1) * NR].try_into().expect("padded");
-                let mut any = false;
-                for ki in keys.iter().take(live_rows) {
-                    for j in 0..NR {
-                        any |= ki[j] >= mn[j];
-                    }
-                }
-                if !any {
-                    continue;
-                }
-                let r0 = cs.first_other + (p * MR) as u32;
-                for s in 0..m {
-                    let at = (q * m + s) * NR;
-                    let tk: &[T; NR] = cs.keys[at..at + NR].try_into().expect("padded");
-                    let mut add = [0u32; NR];
-                    let (mut ties, mut reach) = (false, false);
-                    for ki in keys.iter().take(live_rows) {
-                        for j in 0..NR {
-                            add[j] += u32::from(ki[j] > tk[j]);
-                            ties |= ki[j] == tk[j];
-                            reach |= ki[j] >= tk[j];
-                        }
-                    }
-                    // Each column's slots ascend by key: none reached here, none further on.
-                    if !reach {
-                        break;
-                    }
-                    if ties {
-                        col_ties(&keys, live_rows, tk, &cs.idx[at..at + NR], r0, &mut add);
-                    }
-                    let cnt = &mut cs.counts[at..at + NR];
-                    for j in 0..NR {
-                        // Padded columns are never read back; live ones get their count.
-                        cnt[j] += add[j] * ((live_cols >> j) & 1);
-                    }
-                }
+            if ties {
+                col_ties(&keys, live_rows, tk, &cs.idx[at..at + NR], r0, &mut add);
+            }
+            let cnt = &mut cs.counts[at..at + NR];
+            for j in 0..NR {
+                // Padded columns are never read back; live ones get their count.
+                cnt[j] += add[j] * ((live_cols >> j) & 1);
             }
         }
     }
@@ -194,11 +226,17 @@ fn col_ties<T: Real, const MR: usize, const NR: usize>(
 }
 
 macro_rules! impl_count {
-    ($t:ty, $mr:literal, $nr:literal, $avx2:ident) => {
+    ($t:ty, $mr:literal, $nr:literal, $avx2:ident, $avx512:ident) => {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2,fma")]
         unsafe fn $avx2<K: KeyFn<$t>>(t: &Tile<'_, $t>, c: &mut CountArgs<'_, $t>) {
-            count_impl::<$t, K, $mr, $nr, true>(t, c)
+            count_impl::<$t, K, $mr, $nr, true, false>(t, c)
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        unsafe fn $avx512<K: KeyFn<$t>>(t: &Tile<'_, $t>, c: &mut CountArgs<'_, $t>) {
+            count_impl::<$t, K, $mr, $nr, true, true>(t, c)
         }
 
         impl CountKernel for $t {
@@ -216,19 +254,23 @@ macro_rules! impl_count {
                 }
                 #[cfg(target_arch = "x86_64")]
                 {
+                    if super::has_avx512() {
+                        // SAFETY: the CPU supports AVX-512F, AVX2 and FMA (checked at run time).
+                        return unsafe { $avx512::<K>(t, c) };
+                    }
                     if super::has_avx2_fma() {
                         // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
                         return unsafe { $avx2::<K>(t, c) };
                     }
-                    count_impl::<$t, K, $mr, $nr, false>(t, c)
+                    count_impl::<$t, K, $mr, $nr, false, false>(t, c)
                 }
                 #[cfg(target_arch = "aarch64")]
                 {
-                    count_impl::<$t, K, $mr, $nr, true>(t, c)
+                    count_impl::<$t, K, $mr, $nr, true, false>(t, c)
                 }
                 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
                 {
-                    count_impl::<$t, K, $mr, $nr, false>(t, c)
+                    count_impl::<$t, K, $mr, $nr, false, false>(t, c)
                 }
             }
         }
@@ -236,7 +278,7 @@ macro_rules! impl_count {
 }
 
 // The panel sizes of the top-k kernel: the packed blocks are shared.
-impl_count!(f32, 6, 16, count_f32_avx2);
-impl_count!(f64, 6, 8, count_f64_avx2);
+impl_count!(f32, 6, 16, count_f32_avx2, count_f32_avx512);
+impl_count!(f64, 6, 8, count_f64_avx2, count_f64_avx512);
 const _: () = assert!(<f32 as super::Kernel>::MR == 6 && <f32 as super::Kernel>::NR == 16);
 const _: () = assert!(<f64 as super::Kernel>::MR == 6 && <f64 as super::Kernel>::NR == 8);

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -80,6 +80,17 @@ def list_values(
         return [cknna_value(p, k, None if selves is None else selves.get(k)) for k in ks]
     fn: Callable[[Pair, int], np.ndarray] = ITEMS[name]
     return [fn(p, k) for k in ks]
+
+
+def mean_of(v: Any, name: str, k: int | None) -> float:
+    """The value of a measure from its per-item array (or the value itself). mNNO's is
+    sum(o_i) / (k n), exactly as ``nnoverlap.mnno`` computes it (the mean of the rounded
+    o_i / k can differ in the last bit)."""
+    if not isinstance(v, np.ndarray):
+        return float(v)
+    if name == "mnno" and k and v.size:
+        return float(np.rint(v * k).sum() / (k * v.size))
+    return float(np.mean(v))
 
 
 def cknna_selves(na: Neighbors, nb: Neighbors, ks: Sequence[int]) -> Selves:

@@ -4,7 +4,6 @@ vocabulary (or, with ``--layers``, the layer x layer matrix of two models)."""
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 import numpy as np
@@ -140,8 +139,10 @@ def run_matrix(args: argparse.Namespace) -> int:
         if args.plot:
             _heatmap(v, name, args, rnames, cnames)
     if args.json:
+        from ..report import json_text
+
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(out, f, indent=2)
+            f.write(json_text(out))
     return 0
 
 

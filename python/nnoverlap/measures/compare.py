@@ -12,7 +12,7 @@ from typing import Any
 from .catalog import MEASURES, spec
 from .many import measure
 from .neighbors import Neighbors
-from .results import MeasureResults
+from .results import MeasureResult, MeasureResults
 
 __all__ = ["CompareMeasures", "compare_measures", "measures_arg"]
 
@@ -159,9 +159,19 @@ def compare_measures(
     na = Neighbors(c.neighbors_a, c.scores_a, c.metric, c.vectors_a)
     nb = Neighbors(c.neighbors_b, c.scores_b, c.metric, c.vectors_b)
     ks = list(c.ks)
-    res = measure(
-        na, nb, ks, measures=list(names), metric=c.metric, threads=threads, null=null, seed=seed
-    )
-    # cknna is undefined at k < 2 (nnoverlap.cknna refuses it): left out, the outputs say why
-    kept = MeasureResults([r for r in res if _why_undefined(r.measure, r.k) is None])
+    # cknna is undefined at k < 2 (nnoverlap.cknna and measure refuse it): measured only at
+    # the other k, the outputs say why. The same seed gives every measure the same nulls.
+    groups = [([n for n in names if n != "cknna"], ks)]
+    if "cknna" in names:
+        groups.append((["cknna"], [k for k in ks if _why_undefined("cknna", k) is None]))
+    found: dict[tuple[str, int | None], MeasureResult] = {}
+    for group, gks in groups:
+        if group and gks:
+            res = measure(
+                na, nb, gks, measures=group, metric=c.metric, threads=threads, null=null, seed=seed
+            )
+            found.update({(r.measure, r.k): r for r in res})
+    # in the asked order: measure by measure, k by k (global measures once, k None)
+    order = [(n, k) for n in names for k in [None, *ks]]
+    kept = MeasureResults([found[key] for key in order if key in found])
     return CompareMeasures(kept, list(names), ks, null, seed)

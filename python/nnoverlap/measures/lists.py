@@ -118,49 +118,28 @@ def _cycle_items(p: Pair, k: int) -> np.ndarray:
     return np.asarray((back >= 0).any(axis=1), dtype=np.float64)
 
 
-def _masked_hsic(
-    n: int, rows: np.ndarray, cols: np.ndarray, kv: np.ndarray, lv: np.ndarray, back: np.ndarray
-) -> float:
-    """platonic-rep's unbiased HSIC of the kernels K, L kept only on the pairs (rows, cols)
-    (values kv, lv there, zero elsewhere and on the diagonal), in O(pairs); ``back`` says
-    which pairs are kept in the other direction too."""
-    # sum_ij K~_ij L~_ji; the kernels are symmetric, so L~_ji = L_ij where (j, i) is kept too.
-    t1 = float(np.sum(kv[back] * lv[back]))
-    sk, sl = float(kv.sum()), float(lv.sum())
-    colsum_k = np.bincount(cols, weights=kv, minlength=n)
-    rowsum_l = np.bincount(rows, weights=lv, minlength=n)
-    t3 = float(colsum_k @ rowsum_l)
-    return (t1 + sk * sl / ((n - 1) * (n - 2)) - 2.0 * t3 / (n - 2)) / (n * (n - 3))
+def _hsic(ia: np.ndarray, sa: np.ndarray, ib: np.ndarray, sb: np.ndarray, k: int) -> float:
+    """platonic-rep's unbiased HSIC of A's and B's scores kept on the mutual top-k pairs, in
+    one pass of the core (``nnoverlap.reference.cknna`` is the plain transcription)."""
+
+    def c(a: np.ndarray, dtype: Any) -> np.ndarray:
+        return np.ascontiguousarray(a[:, :k], dtype=dtype)
+
+    return float(
+        _core.masked_hsic(c(ia, np.int64), c(sa, np.float64), c(ib, np.int64), c(sb, np.float64), k)
+    )
 
 
 def cknna_self(nb: Neighbors, k: int) -> float:
     """The HSIC of one set's cosine kernel with itself, kept on its own top-k pairs."""
-    n = nb.n
-    idx = np.ascontiguousarray(nb.indices[:, :k])
-    back = find_in_rows(idx, idx, _row_ids(n, k)) >= 0
-    v = nb.scores[:, :k].astype(np.float64).ravel()
-    return _masked_hsic(n, _row_ids(n, k).ravel(), idx.ravel(), v, v, back.ravel())
+    return _hsic(nb.indices, nb.scores, nb.indices, nb.scores, k)
 
 
 def cknna_value(p: Pair, k: int, selves: tuple[float, float] | None = None) -> float:
     """CKNNA at k from lists with cosine scores; ``selves``: the two sets' cknna_self."""
-    n = p.n
-    shared = p.shared(k)
-    rows = _row_ids(n, k)[shared]
-    ib = p.ib[:, :k]
-    cols = ib[shared]
-    # K_ij from A's list (column pos), L_ij from B's list (column c).
-    kv = np.take_along_axis(p.sa[:, :k], np.where(shared, p.pos[:, :k], 0), axis=1)[shared]
-    lv = p.sb[:, :k][shared]
-    mutual = np.where(shared, ib, -1)
-    back = find_in_rows(mutual, cols, rows) >= 0
-    kl = _masked_hsic(n, rows, cols, kv.astype(np.float64), lv.astype(np.float64), back)
+    kl = _hsic(p.ia, p.sa, p.ib, p.sb, k)
     if selves is None:
-        na = Neighbors.__new__(Neighbors)
-        na.indices, na.scores, na.n = p.ia, p.sa, n
-        nb = Neighbors.__new__(Neighbors)
-        nb.indices, nb.scores, nb.n = p.ib, p.sb, n
-        selves = (cknna_self(na, k), cknna_self(nb, k))
+        selves = (_hsic(p.ia, p.sa, p.ia, p.sa, k), _hsic(p.ib, p.sb, p.ib, p.sb, k))
     return float(kl / (np.sqrt(selves[0] * selves[1]) + 1e-6))
 
 
@@ -211,7 +190,10 @@ def run_items(
     cols = [fn(p, kk) for kk in ks]
     if per_item:
         return cols[0] if single else np.stack(cols, axis=1)
-    values = np.array([float(np.mean(c)) for c in cols])
+    if fn is _mnno_items:  # exactly nnoverlap.mnno's sum(o_i) / (k n)
+        values = np.array([float(p.overlap(kk).sum() / (kk * p.n)) for kk in ks])
+    else:
+        values = np.array([float(np.mean(c)) for c in cols])
     return float(values[0]) if single else values
 
 

@@ -19,6 +19,7 @@ from .catalog import (
     data_items,
     global_value,
     list_values,
+    mean_of,
     spec,
 )
 from .lists import Pair, check_pair_n, cknna_self
@@ -38,10 +39,6 @@ def _specs(measures: Any) -> list[Spec]:
     if not specs:
         raise ValueError(f"measures must name at least one of {', '.join(MEASURES)}")
     return specs
-
-
-def _score(v: Any) -> float:
-    return float(np.mean(v)) if isinstance(v, np.ndarray) else float(v)
 
 
 def measure(
@@ -84,6 +81,9 @@ def measure(
     n = check_pair_n(a, b)
     high, what = _api._self_join_range(n)
     ks, _ = _api._check_ks(k, high, what)
+    if any(s.name == "cknna" for s in specs) and min(ks) < 2:
+        # as nnoverlap.cknna: the estimator has no mutual pairs to align at k = 1
+        raise ValueError(f"cknna needs k >= 2 (platonic-rep's condition), got k = {min(ks)}")
     kmax = max(ks)
     need_data = any(s.needs_data for s in specs)
     metrics = {s.metric or metric for s in specs if s.kind != "global"} | {metric}
@@ -122,7 +122,7 @@ def measure(
                 for s in cheap:
                     if (s.metric or metric) == m:
                         vals = list_values(q, s.name, ks, selves)
-                        nulls[s.name][t] = [_score(v) for v in vals]
+                        nulls[s.name][t] = [mean_of(v, s.name, kk) for v, kk in zip(vals, ks)]
 
     rng = np.random.default_rng(seed)
     out: list[MeasureResult] = []
@@ -130,7 +130,7 @@ def measure(
         for c, kk in enumerate([None] if s.kind == "global" else ks):
             v = observed[s.name][c]
             items = v if isinstance(v, np.ndarray) else None
-            value = _score(v)
+            value = mean_of(v, s.name, kk)
             extra: dict[str, Any] = {}
             if s.name in nulls:
                 extra.update(null_summary(value, nulls[s.name][:, c], alpha, s.s_max(n, kk)))
@@ -227,6 +227,8 @@ def compare_many(
     n = ns.pop()
     high, what = _api._self_join_range(n)
     kk = _api._check_k(k, high, what)
+    if any(s.name == "cknna" for s in specs) and kk < 2:
+        raise ValueError(f"cknna needs k >= 2 (platonic-rep's condition), got k = {kk}")
     need_data = any(s.needs_data for s in specs)
     used = sorted({s.metric or metric for s in specs if s.kind != "global"} | {metric})
 
@@ -255,7 +257,7 @@ def compare_many(
         p = Pair.build(la[m][i], nb, kk)
         sv = {kk: (self_a[i], self_b[j])} if self_a else None
         return {
-            s.name: _score(list_values(p, s.name, [kk], sv)[0])
+            s.name: mean_of(list_values(p, s.name, [kk], sv)[0], s.name, kk)
             for s in which
             if (s.metric or metric) == m
         }
@@ -279,7 +281,9 @@ def compare_many(
         for i, na in enumerate(la[m]):
             for j, nb in enumerate(lb[m]):
                 if s.kind == "data":
-                    values[s.name][i, j] = _score(data_items(s.name, na, nb, [kk], threads)[0])
+                    values[s.name][i, j] = mean_of(
+                        data_items(s.name, na, nb, [kk], threads)[0], s.name, kk
+                    )
                 else:
                     values[s.name][i, j] = global_value(s.name, na, nb, threads)
     res = CompareMany(kk, n, values, permutations=P)
@@ -293,28 +297,6 @@ def compare_many(
                 for j, nbp in enumerate(permuted):
                     for name, v in cheap_values(m, i, j, nbp, cheap).items():
                         nulls[name][t, i, j] = v
-    for s in specs:
-        for name in ("p", "tau", "null_mean", "calibrated"):
-            getattr(res, name)[s.name] = np.empty(shape)
-        for i in range(shape[0]):
-            for j in range(shape[1]):
-                st = null_summary(
-                    float(values[s.name][i, j]), nulls[s.name][:, i, j], alpha, s.s_max(n, kk)
-                )
-                for name in ("p", "tau", "null_mean", "calibrated"):
-                    getattr(res, name)[s.name][i, j] = st[name]
-    return res
-    nulls = {s.name: np.empty((P, *shape)) for s in specs}
-    sorted_a = {m: [Pair.build(na, na, kk).sorted_a for na in la[m]] for m in used}
-    for t, perm in enumerate(permutations(n, P, seed)):
-        for m in used:
-            permuted = [permute(nb, perm) for nb in lb[m]]
-            for i, na in enumerate(la[m]):
-                for j, nbp in enumerate(permuted):
-                    q = Pair.build(na, nbp, kk, sorted_a=sorted_a[m][i])
-                    for s in specs:
-                        if (s.metric or metric) == m:
-                            nulls[s.name][t, i, j] = _score(list_values(q, s.name, [kk])[0])
     for s in specs:
         for name in ("p", "tau", "null_mean", "calibrated"):
             getattr(res, name)[s.name] = np.empty(shape)

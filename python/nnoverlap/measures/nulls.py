@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .. import _api
-from .catalog import cknna_selves, list_values, spec
+from .catalog import cknna_selves, list_values, mean_of, spec
 from .lists import Pair, check_pair_n
 from .neighbors import Neighbors, SetLike, resolve
 from .results import MeasureResult, null_summary
@@ -93,17 +93,13 @@ def permutation_test(
     na = resolve(a, kk, metric, threads, "A")
     nb = resolve(b, kk, metric, threads, "B")
     selves = cknna_selves(na, nb, [kk]) if measure == "cknna" else None
-    observed = _score(list_values(Pair.build(na, nb, kk), measure, [kk], selves)[0])
+    observed = mean_of(list_values(Pair.build(na, nb, kk), measure, [kk], selves)[0], measure, kk)
     null = np.empty(P)
     for t, perm in enumerate(_perms(n, P, seed)):
         q = Pair.build(na, permute(nb, perm), kk)
-        null[t] = _score(list_values(q, measure, [kk], selves)[0])
+        null[t] = mean_of(list_values(q, measure, [kk], selves)[0], measure, kk)
     stats = null_summary(observed, null, alpha, s.s_max(n, kk))
     return MeasureResult(measure, kk, observed, n, chance=s.chance(n, kk), **stats)  # type: ignore[arg-type]
 
 
 _perms = permutations
-
-
-def _score(v: Any) -> float:
-    return float(np.mean(v)) if isinstance(v, np.ndarray) else float(v)
