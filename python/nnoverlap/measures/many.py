@@ -254,13 +254,12 @@ def compare_many(
         self_b = self_a if sets_b is None else [cknna_self(nb, kk) for nb in lb["cosine"]]
 
     def cheap_values(m: str, i: int, j: int, nb: Neighbors, which: list[Spec]) -> dict[str, float]:
+        which = [s for s in which if (s.metric or metric) == m]
+        if not which:  # mirrored symmetric measures only: no look-ups to do
+            return {}
         p = Pair.build(la[m][i], nb, kk)
         sv = {kk: (self_a[i], self_b[j])} if self_a else None
-        return {
-            s.name: mean_of(list_values(p, s.name, [kk], sv)[0], s.name, kk)
-            for s in which
-            if (s.metric or metric) == m
-        }
+        return {s.name: mean_of(list_values(p, s.name, [kk], sv)[0], s.name, kk) for s in which}
 
     for m in used:
         for i in range(shape[0]):
