@@ -132,9 +132,63 @@ fn masked_hsic(
         .map_err(to_pyerr)
 }
 
+/// pair_stats(lists, scores, k, pairs) -> ((P, k + 1) int64 histograms, (P,) float64 HSIC)
+///
+/// For each pair (a, b) of `pairs` (P x 2): how many items share 0..k of their first k
+/// neighbours in lists[a] and lists[b] (each (n, kmax) int64), and the masked HSIC of
+/// `masked_hsic` when `scores` (float64, one per list) is not empty (else NaN).
+#[pyfunction]
+fn pair_stats<'py>(
+    py: Python<'py>,
+    lists: Vec<PyReadonlyArray2<'py, i64>>,
+    scores: Vec<PyReadonlyArray2<'py, f64>>,
+    k: usize,
+    pairs: PyReadonlyArray2<'py, i64>,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyArray1<f64>>)> {
+    let kmax = lists.first().map_or(0, |l| l.shape()[1]);
+    let ls = lists
+        .iter()
+        .map(|l| c_slice(l, "lists"))
+        .collect::<PyResult<Vec<_>>>()?;
+    let ss = scores
+        .iter()
+        .map(|s| c_slice(s, "scores"))
+        .collect::<PyResult<Vec<_>>>()?;
+    if pairs.shape()[1] != 2 {
+        return Err(PyValueError::new_err("pairs must be (P, 2)"));
+    }
+    let pv = c_slice(&pairs, "pairs")?;
+    let mut ps = Vec::with_capacity(pv.len() / 2);
+    for pr in pv.chunks_exact(2) {
+        if pr[0] < 0 || pr[1] < 0 {
+            return Err(PyValueError::new_err(format!(
+                "pair ({}, {}) names a negative set",
+                pr[0], pr[1]
+            )));
+        }
+        ps.push((pr[0] as usize, pr[1] as usize));
+    }
+    let out = py
+        .detach(|| crate::pool::install(None, || crate::pair_stats(&ls, &ss, kmax, k, &ps)))
+        .and_then(|r| r)
+        .map_err(to_pyerr)?;
+    let mut hist = Vec::with_capacity(out.len() * (k + 1));
+    let mut hsic = Vec::with_capacity(out.len());
+    for st in &out {
+        hist.extend(st.hist.iter().map(|&c| c as i64));
+        hsic.push(st.hsic.unwrap_or(f64::NAN));
+    }
+    let hist = Array2::from_shape_vec((out.len(), k + 1), hist).expect("shape matches");
+    Ok((
+        hist.into_pyarray(py).into_any(),
+        Array1::from_vec(hsic).into_pyarray(py),
+    ))
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rank_counts, m)?)?;
     m.add_function(wrap_pyfunction!(find_in_rows, m)?)?;
     m.add_function(wrap_pyfunction!(masked_hsic, m)?)?;
+    m.add_function(wrap_pyfunction!(pair_stats, m)?)?;
     Ok(())
 }

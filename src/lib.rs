@@ -32,7 +32,7 @@ pub use knn::{
     block_pair_topk, block_topk, finish_partial, knn_query, knn_query_sides, knn_self,
     merge_partial, pair_scores, KnnOptions, Neighbors, PartialTopK,
 };
-pub use lists::{find_in_rows, masked_hsic};
+pub use lists::{find_in_rows, masked_hsic, pair_stats, PairStats};
 pub use matrix::{Matrix, Real};
 pub use metric::Metric;
 pub use overlap::{mnno_multi, overlap_counts};

@@ -99,35 +99,68 @@ pub fn masked_hsic(
             ));
         }
     }
-    let row = |i: usize| -> std::ops::Range<usize> { i * kmax..i * kmax + k };
+    let lists = Lists { ia, ib, kmax, k };
     // For entry (i, c) of B's first k: its column in A's first k, or -1 (not mutual).
     let mut pos = try_vec(n * k, -1i32, "the mutual entries")?;
     pos.par_chunks_mut(k * 256)
         .enumerate()
-        .for_each(|(chunk, out)| {
-            for (t, o) in out.iter_mut().enumerate() {
-                let (i, c) = ((chunk * 256) + t / k, t % k);
-                let j = ib[i * kmax + c];
-                if let Some(at) = ia[row(i)].iter().position(|&x| x == j) {
-                    *o = at as i32;
-                }
-            }
-        });
+        .for_each(|(chunk, out)| lists.positions(chunk * 256, out));
     // Whether the reverse (j, i) of a kept pair is kept: i among j's mutual entries.
     let mut back = try_vec(n * k, false, "the reverse pairs")?;
     back.par_chunks_mut(k * 256)
         .enumerate()
-        .for_each(|(chunk, out)| {
-            for (t, o) in out.iter_mut().enumerate() {
-                let (i, c) = ((chunk * 256) + t / k, t % k);
-                if pos[i * k + c] < 0 {
-                    continue;
-                }
-                let j = ib[i * kmax + c] as usize;
-                let jb = &ib[row(j)];
-                *o = (0..k).any(|c2| jb[c2] == i as i64 && pos[j * k + c2] >= 0);
+        .for_each(|(chunk, out)| lists.reverse(&pos, chunk * 256, out));
+    hsic_sums(&lists, sa, sb, &pos, &back)
+}
+
+/// Two sets' lists (`n x kmax`, row-major), of which the first `k` columns count.
+struct Lists<'a> {
+    ia: &'a [i64],
+    ib: &'a [i64],
+    kmax: usize,
+    k: usize,
+}
+
+impl Lists<'_> {
+    /// `out[(i - i0) * k + c]`: the column of `ib[i][c]` in `ia[i][..k]`, or -1, for the rows
+    /// `i0..` that `out` covers.
+    fn positions(&self, i0: usize, out: &mut [i32]) {
+        let (kmax, k) = (self.kmax, self.k);
+        for (t, o) in out.iter_mut().enumerate() {
+            let (i, c) = (i0 + t / k, t % k);
+            let j = self.ib[i * kmax + c];
+            // The first match, without an early exit (a select and a min over k entries,
+            // which the compiler vectorises); k when there is none.
+            let at = self.ia[i * kmax..i * kmax + k]
+                .iter()
+                .zip(0u32..)
+                .map(|(&x, q)| if x == j { q } else { k as u32 })
+                .min()
+                .unwrap_or(k as u32);
+            *o = if at as usize == k { -1 } else { at as i32 };
+        }
+    }
+
+    /// `out[(i - i0) * k + c]`: whether the mutual pair (i, j = ib[i][c]) is mutual as (j, i).
+    fn reverse(&self, pos: &[i32], i0: usize, out: &mut [bool]) {
+        let (kmax, k) = (self.kmax, self.k);
+        for (t, o) in out.iter_mut().enumerate() {
+            let (i, c) = (i0 + t / k, t % k);
+            if pos[i * k + c] < 0 {
+                *o = false;
+                continue;
             }
-        });
+            let j = self.ib[i * kmax + c] as usize;
+            let jb = &self.ib[j * kmax..j * kmax + k];
+            *o = (0..k).any(|c2| jb[c2] == i as i64 && pos[j * k + c2] >= 0);
+        }
+    }
+}
+
+/// The masked HSIC from the mutual positions and reverse flags (sums in row order, f64).
+fn hsic_sums(l: &Lists<'_>, sa: &[f64], sb: &[f64], pos: &[i32], back: &[bool]) -> Result<f64> {
+    let (kmax, k) = (l.kmax, l.k);
+    let n = l.ia.len() / kmax;
     let (mut t1, mut sk, mut sl) = (0.0f64, 0.0f64, 0.0f64);
     let mut colsum_k = try_vec(n, 0.0f64, "the column sums")?;
     let mut rowsum_l = try_vec(n, 0.0f64, "the row sums")?;
@@ -137,7 +170,7 @@ pub fn masked_hsic(
             if at < 0 {
                 continue;
             }
-            let j = ib[i * kmax + c] as usize;
+            let j = l.ib[i * kmax + c] as usize;
             let (kv, lv) = (sa[i * kmax + at as usize], sb[i * kmax + c]);
             if back[i * k + c] {
                 t1 += kv * lv;
@@ -153,9 +186,158 @@ pub fn masked_hsic(
     Ok((t1 + sk * sl / ((nf - 1.0) * (nf - 2.0)) - 2.0 * t3 / (nf - 2.0)) / (nf * (nf - 3.0)))
 }
 
+/// What [`pair_stats`] returns for one pair of sets: how many items share 0, 1, ..., k of
+/// their first k neighbours (`hist`, k + 1 counts: every measure of the overlaps o_i follows
+/// from it), and the masked HSIC of [`masked_hsic`] when scores were given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairStats {
+    pub hist: Vec<u64>,
+    pub hsic: Option<f64>,
+}
+
+/// [`PairStats`] of many pairs `(a, b)` of `m` sets' lists at once (`lists[s]` is `n x kmax`;
+/// `scores[s]` its scores, or none), in parallel over the pairs: `compare_many`'s whole
+/// matrix of the list measures and CKNNA in one call. The same sums as [`masked_hsic`] (bit
+/// for bit) and the overlaps of [`crate::overlap_counts`].
+///
+/// Errors: lists of different shapes, a set index or an entry out of range, k of 0 or beyond
+/// `kmax`, scores for some sets but not all, n < 4 with scores.
+pub fn pair_stats(
+    lists: &[&[i64]],
+    scores: &[&[f64]],
+    kmax: usize,
+    k: usize,
+    pairs: &[(usize, usize)],
+) -> Result<Vec<PairStats>> {
+    let len = lists.first().map_or(0, |l| l.len());
+    let n = len.checked_div(kmax).unwrap_or(0);
+    if lists.iter().any(|l| l.len() != len) || n * kmax != len {
+        return Err(invalid!(
+            "every set's list must be n x kmax with kmax = {kmax} and one n"
+        ));
+    }
+    if !scores.is_empty() && (scores.len() != lists.len() || scores.iter().any(|s| s.len() != len))
+    {
+        return Err(invalid!(
+            "scores must be given for every set, each n x kmax, or for none"
+        ));
+    }
+    if k == 0 || k > kmax {
+        return Err(invalid!(
+            "k must satisfy 1 <= k <= {kmax} (the lists' width), got {k}"
+        ));
+    }
+    if !scores.is_empty() && n < 4 {
+        return Err(invalid!("the masked HSIC needs n >= 4 items, got n = {n}"));
+    }
+    for (s, l) in lists.iter().enumerate() {
+        if let Some(t) = l.iter().position(|&v| v < 0 || v as u64 >= n as u64) {
+            return Err(invalid!(
+                "set {s}'s list of row {} names row {}, outside 0..{n}",
+                t / kmax,
+                l[t]
+            ));
+        }
+    }
+    if let Some(&(a, b)) = pairs
+        .iter()
+        .find(|&&(a, b)| a >= lists.len() || b >= lists.len())
+    {
+        return Err(invalid!(
+            "pair ({a}, {b}) names a set outside 0..{}",
+            lists.len()
+        ));
+    }
+    pairs
+        .par_iter()
+        .map(|&(a, b)| {
+            let l = Lists {
+                ia: lists[a],
+                ib: lists[b],
+                kmax,
+                k,
+            };
+            let mut pos = try_vec(n * k, -1i32, "the mutual entries")?;
+            l.positions(0, &mut pos);
+            let mut hist = vec![0u64; k + 1];
+            for row in pos.chunks_exact(k) {
+                hist[row.iter().filter(|&&p| p >= 0).count()] += 1;
+            }
+            let hsic = if scores.is_empty() {
+                None
+            } else {
+                let mut back = try_vec(n * k, false, "the reverse pairs")?;
+                l.reverse(&pos, 0, &mut back);
+                Some(hsic_sums(&l, scores[a], scores[b], &pos, &back)?)
+            };
+            Ok(PairStats { hist, hsic })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The batched pair statistics equal the single calls: histograms of the overlaps and
+    /// the masked HSIC bit for bit, for every ordered pair of three sets.
+    #[test]
+    fn pair_stats_equal_single_calls() {
+        let (n, kmax, k) = (40usize, 6usize, 4usize);
+        let mut seed = 5u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            seed >> 33
+        };
+        let mut lists = Vec::new();
+        let mut scores = Vec::new();
+        for _ in 0..3 {
+            let mut l = Vec::new();
+            for i in 0..n {
+                let mut row: Vec<i64> = Vec::new();
+                while row.len() < kmax {
+                    let j = (next() % n as u64) as i64;
+                    if j != i as i64 && !row.contains(&j) {
+                        row.push(j);
+                    }
+                }
+                l.extend(row);
+            }
+            lists.push(l);
+            scores.push(
+                (0..n * kmax)
+                    .map(|_| (next() % 1000) as f64 / 1000.0)
+                    .collect::<Vec<_>>(),
+            );
+        }
+        let ls: Vec<&[i64]> = lists.iter().map(|v| v.as_slice()).collect();
+        let ss: Vec<&[f64]> = scores.iter().map(|v| v.as_slice()).collect();
+        let pairs: Vec<(usize, usize)> = (0..3).flat_map(|a| (0..3).map(move |b| (a, b))).collect();
+        let got = pair_stats(&ls, &ss, kmax, k, &pairs).unwrap();
+        for (&(a, b), st) in pairs.iter().zip(&got) {
+            let want = masked_hsic(ls[a], ss[a], ls[b], ss[b], kmax, k).unwrap();
+            assert_eq!(st.hsic, Some(want), "({a}, {b})");
+            let mut hist = vec![0u64; k + 1];
+            for i in 0..n {
+                let o = (0..k)
+                    .filter(|&c| ls[a][i * kmax..i * kmax + k].contains(&ls[b][i * kmax + c]))
+                    .count();
+                hist[o] += 1;
+            }
+            assert_eq!(st.hist, hist, "({a}, {b})");
+            if a == b {
+                assert_eq!(st.hist[k], n as u64);
+            }
+        }
+        assert!(pair_stats(&ls, &[], kmax, k, &pairs).unwrap()[1]
+            .hsic
+            .is_none());
+        assert!(pair_stats(&ls, &ss, kmax, k, &[(0, 3)]).is_err());
+        assert!(pair_stats(&ls, &ss[..2], kmax, k, &pairs).is_err());
+        assert!(pair_stats(&ls, &ss, kmax, 0, &pairs).is_err());
+    }
 
     /// The masked HSIC of tiny lists against the formula written out by hand: rows 0 and 1
     /// are mutual neighbours in both lists; row 2's entry is mutual but not reciprocal.

@@ -288,8 +288,10 @@ def test_json_writes_an_undefined_value_as_null_not_nan(pair, tmp_path, monkeypa
 
 
 def test_matrix_json_is_strict_json(pair, tmp_path, monkeypatch, capsys):
-    from nnoverlap.measures import catalog
+    from nnoverlap.measures import catalog, many
 
+    # the per-pair path (not the batched core call), with cknna made NaN
+    monkeypatch.setattr(many, "_BATCHED", frozenset())
     monkeypatch.setattr(catalog, "cknna_value", lambda *a, **kw: float("nan"))
     out = tmp_path / "m.json"
     rc, _, _ = run(

@@ -27,6 +27,7 @@ __all__ = [
     "rank_counts",
     "find_in_rows",
     "masked_hsic",
+    "pair_stats",
     "read_embeddings",
     "read_file",
     "sniff",
@@ -64,6 +65,12 @@ def masked_hsic(
     sb: npt.NDArray[np.float64],
     k: int,
 ) -> float: ...
+def pair_stats(
+    lists: list[npt.NDArray[np.int64]],
+    scores: list[npt.NDArray[np.float64]],
+    k: int,
+    pairs: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]: ...
 def rank_counts(
     x: npt.NDArray[np.floating[Any]],
     chosen: npt.NDArray[np.int64],
