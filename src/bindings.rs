@@ -206,6 +206,28 @@ macro_rules! by_dtype {
     };
 }
 
+/// The rows of an (m, 2) int64 array of index pairs, checked: C-contiguous, two columns, no
+/// negative index (the core checks the upper bounds against its sets).
+pub(crate) fn index_pairs(pairs: &PyReadonlyArray2<'_, i64>) -> PyResult<Vec<(usize, usize)>> {
+    if pairs.shape()[1] != 2 {
+        return Err(PyValueError::new_err("pairs must have shape (m, 2)"));
+    }
+    let flat = pairs
+        .as_slice()
+        .map_err(|_| PyValueError::new_err("pairs must be C-contiguous"))?;
+    let mut list = Vec::with_capacity(flat.len() / 2);
+    for p in flat.chunks_exact(2) {
+        if p[0] < 0 || p[1] < 0 {
+            return Err(PyValueError::new_err(format!(
+                "pair ({}, {}) holds a negative index",
+                p[0], p[1]
+            )));
+        }
+        list.push((p[0] as usize, p[1] as usize));
+    }
+    Ok(list)
+}
+
 /// knn(x, base, k, metric, include_self, threads, block, progress=None, name="x",
 /// base_name="base") -> (scores, indices)
 ///
@@ -573,22 +595,7 @@ fn _pair_scores<'py>(
         let ba: Option<PyReadonlyArray2<T>> = base.map(|b| b.extract()).transpose()?;
         let xm = matrix(&xa)?;
         let bm = ba.as_ref().map(matrix).transpose()?;
-        if pairs.shape()[1] != 2 {
-            return Err(PyValueError::new_err("pairs must have shape (m, 2)"));
-        }
-        let flat = pairs
-            .as_slice()
-            .map_err(|_| PyValueError::new_err("pairs must be C-contiguous"))?;
-        let mut list = Vec::with_capacity(flat.len() / 2);
-        for p in flat.chunks_exact(2) {
-            if p[0] < 0 || p[1] < 0 {
-                return Err(PyValueError::new_err(format!(
-                    "pair ({}, {}) holds a negative index",
-                    p[0], p[1]
-                )));
-            }
-            list.push((p[0] as usize, p[1] as usize));
-        }
+        let list = index_pairs(&pairs)?;
         let dtype = dtype_name::<T>();
         let scores = run_interruptible(py, "_pair_scores", None, |_| {
             pool::install(threads, || -> crate::Result<Vec<T>> {

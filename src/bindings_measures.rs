@@ -6,7 +6,7 @@ use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyUntyped
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
-use crate::bindings::{run_interruptible, to_pyerr};
+use crate::bindings::{index_pairs, run_interruptible, to_pyerr};
 use crate::kernel::count::CountKernel;
 use crate::rank_counts as core_rank_counts;
 use crate::{Matrix, Metric, RankOptions, Real};
@@ -154,20 +154,7 @@ fn pair_stats<'py>(
         .iter()
         .map(|s| c_slice(s, "scores"))
         .collect::<PyResult<Vec<_>>>()?;
-    if pairs.shape()[1] != 2 {
-        return Err(PyValueError::new_err("pairs must be (P, 2)"));
-    }
-    let pv = c_slice(&pairs, "pairs")?;
-    let mut ps = Vec::with_capacity(pv.len() / 2);
-    for pr in pv.chunks_exact(2) {
-        if pr[0] < 0 || pr[1] < 0 {
-            return Err(PyValueError::new_err(format!(
-                "pair ({}, {}) names a negative set",
-                pr[0], pr[1]
-            )));
-        }
-        ps.push((pr[0] as usize, pr[1] as usize));
-    }
+    let ps = index_pairs(&pairs)?;
     let out = py
         .detach(|| crate::pool::install(None, || crate::pair_stats(&ls, &ss, kmax, k, &ps)))
         .and_then(|r| r)

@@ -283,8 +283,10 @@ def compare_many(
             else []
         )
         ma = len(la[m])
-        pairs = np.array([(i, ma + j) for i in range(shape[0]) for j in range(shape[1])])
-        hist, hsic = _core.pair_stats(lists, scores, kk, pairs.reshape(-1, 2).astype(np.int64))
+        pairs = np.array(
+            [(i, ma + j) for i in range(shape[0]) for j in range(shape[1])], dtype=np.int64
+        )
+        hist, hsic = _core.pair_stats(lists, scores, kk, pairs)
         o = np.arange(kk + 1, dtype=np.float64)
         out: dict[str, np.ndarray] = {}
         for s in which:
@@ -295,8 +297,7 @@ def compare_many(
             elif s.name == "lcmc":
                 v = (hist @ o) / (kk * n) - kk / (n - 1)
             else:  # cknna, with each set's own term from the unpermuted lists
-                sa, sb = np.asarray(self_a), np.asarray(self_b)
-                v = hsic / (np.sqrt(np.repeat(sa, shape[1]) * np.tile(sb, shape[0])) + 1e-6)
+                v = hsic / (np.sqrt(np.outer(self_a, self_b).ravel()) + 1e-6)
             out[s.name] = v.reshape(shape)
         return out
 
