@@ -25,6 +25,8 @@
 
 use crate::matrix::Real;
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 pub mod count;
 
 /// How a dot product becomes a ranking key (larger = better) from per-row factors `a`, `b`.
@@ -423,7 +425,7 @@ macro_rules! impl_kernel {
             b_thr: &mut [$t],
             sink: &mut S,
         ) {
-            tile_impl::<$t, K, S, $mr, $nr, true, true>(t, a_thr, b_thr, sink)
+            avx512::tile::<$t, K, S, $nr>(t, a_thr, b_thr, sink)
         }
 
         impl Kernel for $t {
@@ -592,61 +594,145 @@ mod tests {
         check::<f64>();
     }
 
-    /// The AVX-512 build's pairing of B panels (`micro2`) gives every pair the same key as
-    /// the one-panel micro-kernel: the same offers, bit for bit, on odd and even panel
-    /// counts and edge tiles.
+    /// The tile builds a test can run on this CPU.
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Build {
+        /// One A panel past one B panel (`micro`, fused), the AVX2 build's product.
+        OnePanel,
+        /// One A panel past two B panels (`micro2`), as the rank-count pass pairs them.
+        Pair,
+        /// `Kernel::tile`, the build this CPU runs: on AVX-512 CPUs the intrinsics tile
+        /// of two A panels past two B panels, with its 6-row and one-panel edge tiles.
+        Dispatched,
+    }
+
+    /// Records every offer. With `rising`, each row's and column's threshold rises to the
+    /// largest key offered to it, so the offers depend on their order.
+    struct All<T> {
+        offers: Vec<(usize, usize, T, u8)>,
+        rising: bool,
+        row: Vec<T>,
+        col: Vec<T>,
+    }
+    impl<T: Real> Sink<T> for All<T> {
+        fn row_threshold(&self, _: usize) -> T {
+            T::NEG_INFINITY
+        }
+        fn col_threshold(&self, _: usize) -> T {
+            T::NEG_INFINITY
+        }
+        fn offer(&mut self, row: usize, col: usize, key: T, sides: u8) -> (T, T) {
+            self.offers.push((row, col, key, sides));
+            if self.rising {
+                self.row[row] = self.row[row].max(key);
+                self.col[col] = self.col[col].max(key);
+            }
+            (self.row[row], self.col[col])
+        }
+    }
+
+    /// Values with full mantissas (sums round), some negative, from a fixed hash.
+    fn values<T: Real>(len: usize, seed: u64) -> Vec<T> {
+        (0..len as u64)
+            .map(|i| {
+                let h = (i ^ seed)
+                    .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                    .rotate_left(29);
+                T::from_f64((h >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 0.7)
+            })
+            .collect()
+    }
+
+    /// The offers of one build's tile of `m x n` rows of depth `d` under key `K` (L2's
+    /// per-row factors are the rows' squared norms).
+    fn offers<T, K, const NR: usize>(
+        (m, n, d): (usize, usize, usize),
+        build: Build,
+        rising: bool,
+    ) -> Vec<(usize, usize, T, u8)>
+    where
+        T: Real + Kernel,
+        K: KeyFn<T>,
+    {
+        let (a, b) = (values::<T>(m * d, 1), values::<T>(n * d, 2));
+        let (mut ap, mut bp) = (Vec::new(), Vec::new());
+        pack(&a, m, d, T::MR, &mut ap);
+        pack(&b, n, d, NR, &mut bp);
+        let (pa, pb) = (m.div_ceil(T::MR), n.div_ceil(NR));
+        let sq = |x: &[T], r: usize| dot_chain(&x[r * d..][..d], &x[r * d..][..d], true);
+        let mut a_aux: Vec<T> = (0..m).map(|r| sq(&a, r)).collect();
+        let mut b_aux: Vec<T> = (0..n).map(|r| sq(&b, r)).collect();
+        a_aux.resize(pa * T::MR, T::ZERO);
+        b_aux.resize(pb * NR, T::ZERO);
+        let mut a_thr = vec![T::NEG_INFINITY; pa * T::MR];
+        let mut b_thr = vec![T::NEG_INFINITY; pb * NR];
+        let tile = Tile {
+            d,
+            a: &ap,
+            pa,
+            b: &bp,
+            pb,
+            rows: m,
+            cols: n,
+            a_aux: &a_aux,
+            b_aux: &b_aux,
+        };
+        let mut sink = All {
+            offers: Vec::new(),
+            rising,
+            row: vec![T::NEG_INFINITY; m],
+            col: vec![T::NEG_INFINITY; n],
+        };
+        let (at, bt) = (&mut a_thr, &mut b_thr);
+        match build {
+            Build::OnePanel => tile_impl::<T, K, _, 6, NR, true, false>(&tile, at, bt, &mut sink),
+            Build::Pair => tile_impl::<T, K, _, 6, NR, true, true>(&tile, at, bt, &mut sink),
+            Build::Dispatched => {
+                assert_eq!(NR, T::NR);
+                T::tile::<K, _>(&tile, at, bt, &mut sink)
+            }
+        }
+        if !rising {
+            // Every pair once, keyed as the scalar fused chain says.
+            assert_eq!(sink.offers.len(), m * n, "{build:?} {m} x {n} x {d}");
+            for &(i, j, key, _) in &sink.offers {
+                let dot = dot_chain(&a[i * d..][..d], &b[j * d..][..d], true);
+                let want = K::key(dot, a_aux[i], b_aux[j]);
+                assert!(key == want, "{build:?} {m} x {n} x {d} ({i}, {j})");
+            }
+        }
+        sink.offers
+    }
+
+    /// The AVX-512 build's register tiles (two A panels past two B panels, and its 6-row and
+    /// one-B-panel edge tiles) and the pairing of B panels (`micro2`) give every pair the same
+    /// key as the one-panel micro-kernel and the scalar fused chain, bit for bit: on odd and
+    /// even panel counts, rows and columns not multiples of the tile, and d = 1, 2, 17, 300.
+    /// With thresholds that rise as offers arrive, the paired and AVX-512 builds (which visit
+    /// the pairs in the same order) make the same offers with the same sides.
     #[test]
     fn pairing_b_panels_changes_no_key() {
-        fn offers<T, const NR: usize, const PAIR: bool>(
-            m: usize,
-            n: usize,
-            d: usize,
-        ) -> Vec<(usize, usize, T)>
-        where
-            T: Real + Kernel + From<i8>,
-        {
-            let a: Vec<T> = (0..m * d)
-                .map(|i| T::from((i * 7 % 11) as i8 - 5))
-                .collect();
-            let b: Vec<T> = (0..n * d)
-                .map(|i| T::from((i * 3 % 13) as i8 - 6))
-                .collect();
-            let (mut ap, mut bp) = (Vec::new(), Vec::new());
-            pack(&a, m, d, T::MR, &mut ap);
-            pack(&b, n, d, T::NR, &mut bp);
-            let (pa, pb) = (m.div_ceil(T::MR), n.div_ceil(T::NR));
-            let a_aux = vec![T::ZERO; pa * T::MR];
-            let b_aux = vec![T::ZERO; pb * T::NR];
-            let mut a_thr = vec![T::NEG_INFINITY; pa * T::MR];
-            let mut b_thr = vec![T::NEG_INFINITY; pb * T::NR];
-            let tile = Tile {
-                d,
-                a: &ap,
-                pa,
-                b: &bp,
-                pb,
-                rows: m,
-                cols: n,
-                a_aux: &a_aux,
-                b_aux: &b_aux,
+        fn all<T: Real + Kernel, const NR: usize>(m: usize, n: usize, d: usize) {
+            let sorted = |mut v: Vec<(usize, usize, T, u8)>| {
+                v.sort_by_key(|x| (x.0, x.1));
+                v.into_iter()
+                    .map(|(i, j, key, _)| (i, j, key))
+                    .collect::<Vec<_>>()
             };
-            struct All<T>(Vec<(usize, usize, T)>);
-            impl<T: Real> Sink<T> for All<T> {
-                fn row_threshold(&self, _: usize) -> T {
-                    T::NEG_INFINITY
-                }
-                fn col_threshold(&self, _: usize) -> T {
-                    T::NEG_INFINITY
-                }
-                fn offer(&mut self, row: usize, col: usize, key: T, _: u8) -> (T, T) {
-                    self.0.push((row, col, key));
-                    (T::NEG_INFINITY, T::NEG_INFINITY)
+            let one = sorted(offers::<T, L2Key, NR>((m, n, d), Build::OnePanel, false));
+            for build in [Build::Pair, Build::Dispatched] {
+                let two = sorted(offers::<T, L2Key, NR>((m, n, d), build, false));
+                assert!(one == two, "{build:?} {m} x {n} x {d}");
+                offers::<T, DotKey, NR>((m, n, d), build, false);
+                offers::<T, CosineKey, NR>((m, n, d), build, false);
+            }
+            if T::NR == NR {
+                let pair = offers::<T, DotKey, NR>((m, n, d), Build::Pair, true);
+                let disp = offers::<T, DotKey, NR>((m, n, d), Build::Dispatched, true);
+                if crate::kernel::kernel_name().starts_with("avx512") {
+                    assert!(pair == disp, "rising {m} x {n} x {d}");
                 }
             }
-            let mut sink = All(Vec::new());
-            tile_impl::<T, L2Key, _, 6, NR, true, PAIR>(&tile, &mut a_thr, &mut b_thr, &mut sink);
-            sink.0.sort_by_key(|x| (x.0, x.1));
-            sink.0
         }
         for (m, n, d) in [
             (13, 35, 7),
@@ -654,19 +740,15 @@ mod tests {
             (7, 48, 19),
             (1, 17, 300),
             (12, 64, 3),
+            (12, 32, 2),
+            (24, 64, 17),
+            (25, 65, 300),
+            (18, 40, 17),
+            (11, 15, 2),
+            (30, 96, 1),
         ] {
-            let (one, two) = (
-                offers::<f32, 16, false>(m, n, d),
-                offers::<f32, 16, true>(m, n, d),
-            );
-            assert_eq!(one.len(), m * n);
-            assert_eq!(one, two, "f32 {m} x {n} x {d}");
-            let (one, two) = (
-                offers::<f64, 8, false>(m, n, d),
-                offers::<f64, 8, true>(m, n, d),
-            );
-            assert_eq!(one.len(), m * n);
-            assert_eq!(one, two, "f64 {m} x {n} x {d}");
+            all::<f32, 16>(m, n, d);
+            all::<f64, 8>(m, n, d);
         }
     }
 }

@@ -1033,7 +1033,7 @@ mod tests {
             for threads in [1, 2, 64] {
                 let b = auto_block(rows, threads);
                 assert!(
-                    b % 16 == 0 && (MIN_BLOCK..=MAX_BLOCK).contains(&b),
+                    b.is_multiple_of(16) && (MIN_BLOCK..=MAX_BLOCK).contains(&b),
                     "{rows} {threads}"
                 );
             }

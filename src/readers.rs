@@ -1689,7 +1689,7 @@ fn read_binary<T: Value>(
         words.push(w);
         starts.push((r, pos));
     }
-    if opts.limit.map_or(true, |limit| limit as u64 >= rows) {
+    if opts.limit.is_none_or(|limit| limit as u64 >= rows) {
         let pos = bytes.offset();
         let (more, blank) = bytes.drain(ctl).map_err(err)?;
         if !blank {

@@ -368,7 +368,7 @@ mod tests {
                 for j in 0..n as u32 {
                     // negative and positive keys, and zeros of both signs (equal keys)
                     let mut key = (lcg(&mut seed) % 9) as f32 - 4.0;
-                    if key == 0.0 && lcg(&mut seed) % 2 == 0 {
+                    if key == 0.0 && lcg(&mut seed).is_multiple_of(2) {
                         key = -0.0;
                     }
                     let row = (lcg(&mut seed) % 2) as usize;

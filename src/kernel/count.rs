@@ -236,7 +236,12 @@ macro_rules! impl_count {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx512f,avx2,fma")]
         unsafe fn $avx512<K: KeyFn<$t>>(t: &Tile<'_, $t>, c: &mut CountArgs<'_, $t>) {
-            count_impl::<$t, K, $mr, $nr, true, true>(t, c)
+            // The top-k kernel's AVX-512 register tiles (same sums), counted sub-tile by
+            // sub-tile; A panels without live rows are skipped as in `count_impl`.
+            let live = |p: usize| t.rows > p * $mr;
+            super::avx512::for_each_micro::<$t, $nr>(t, live, |acc, at| {
+                count_micro::<$t, K, $mr, $nr>(acc, at, t, c)
+            })
         }
 
         impl CountKernel for $t {

@@ -337,7 +337,7 @@ mod tests {
                 let chosen: Vec<i64> = (0..n * m)
                     .map(|t| {
                         let j = (lcg(&mut seed) % n as u64) as i64;
-                        if j as usize == t / m || lcg(&mut seed) % 4 == 0 {
+                        if j as usize == t / m || lcg(&mut seed).is_multiple_of(4) {
                             -1
                         } else {
                             j
