@@ -495,6 +495,22 @@ pub fn pack<T: Real>(x: &[T], rows: usize, d: usize, panel: usize, out: &mut Vec
         let r0 = p * panel;
         let live = panel.min(rows - r0);
         let src = &x[r0 * d..(r0 + live) * d];
+        #[cfg(target_arch = "x86_64")]
+        if live == panel && (panel == 6 || panel == 16) && std::mem::size_of::<T>() == 4 {
+            assert!(src.len() == panel * d && dst.len() == panel * d);
+            if has_avx512() {
+                let (s, o) = (src.as_ptr() as *const f32, dst.as_mut_ptr() as *mut f32);
+                // SAFETY: the CPU has AVX-512F (checked at run time); `src` and `dst` hold
+                // `panel * d` values of 32 bits (asserted), which the transpose only moves.
+                unsafe {
+                    match panel {
+                        6 => avx512::pack_panel32::<6>(s, d, o),
+                        _ => avx512::pack_panel32::<16>(s, d, o),
+                    }
+                }
+                continue;
+            }
+        }
         match (live == panel, panel) {
             (true, 6) => pack_full::<T, 6>(src, d, dst),
             (true, 8) => pack_full::<T, 8>(src, d, dst),
@@ -592,6 +608,42 @@ mod tests {
     fn tile_keys_equal_naive_product_and_sides_follow_thresholds() {
         check::<f32>();
         check::<f64>();
+    }
+
+    /// `pack` (on AVX-512 CPUs through a register transpose for f32's 6- and 16-row panels)
+    /// puts every value where the layout says, bit for bit, and zero-pads the last panel:
+    /// d below, at and past a multiple of 16, and partial panels.
+    #[test]
+    fn packing_puts_each_value_at_its_panel_place() {
+        fn check<T: Real>(rows: usize, d: usize, panel: usize) {
+            let mut x: Vec<T> = values(rows * d, 3);
+            if let Some(v) = x.get_mut(1) {
+                *v = -T::ZERO;
+            }
+            let mut out = vec![T::ONE; 3];
+            pack(&x, rows, d, panel, &mut out);
+            let panels = rows.div_ceil(panel);
+            assert_eq!(out.len(), panels * panel * d);
+            for p in 0..panels {
+                for k in 0..d {
+                    for i in 0..panel {
+                        let r = p * panel + i;
+                        let want = if r < rows { x[r * d + k] } else { T::ZERO };
+                        let got = out[(p * d + k) * panel + i];
+                        let same = want.to_f64().to_bits() == got.to_f64().to_bits();
+                        assert!(same, "{rows} x {d} / {panel}: row {r}, k {k}");
+                    }
+                }
+            }
+        }
+        for d in [1, 2, 15, 16, 17, 33, 300] {
+            for rows in [1, 5, 6, 12, 16, 31, 48] {
+                for panel in [6, 8, 16] {
+                    check::<f32>(rows, d, panel);
+                    check::<f64>(rows, d, panel);
+                }
+            }
+        }
     }
 
     /// The tile builds a test can run on this CPU.

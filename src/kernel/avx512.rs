@@ -307,3 +307,65 @@ pub(super) unsafe fn for_each_micro<T: Zmm, const NR: usize>(
         q += if pair { 2 } else { 1 };
     }
 }
+
+/// Transposes the 16 x 16 block of 32-bit values in `r` (row i, lane j -> row j, lane i):
+/// unpacks of pairs, then of quadruples, then two rounds of 128-bit lane shuffles. Moves
+/// bits only (no arithmetic), so any 32-bit value passes unchanged.
+#[inline(always)]
+unsafe fn transpose16(r: &mut [__m512; 16]) {
+    let mut t = [_mm512_setzero_ps(); 16];
+    for i in 0..8 {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    // u[4i + m], 128-bit lane L: column 4L + m of rows 4i..4i + 4.
+    let mut u = [_mm512_setzero_ps(); 16];
+    for i in 0..4 {
+        let pd = |v: __m512| _mm512_castps_pd(v);
+        let (a, b) = (pd(t[4 * i]), pd(t[4 * i + 2]));
+        let (c, e) = (pd(t[4 * i + 1]), pd(t[4 * i + 3]));
+        u[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+        u[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+        u[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(c, e));
+        u[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(c, e));
+    }
+    for m in 0..4 {
+        let v0 = _mm512_shuffle_f32x4::<0x44>(u[m], u[4 + m]);
+        let v1 = _mm512_shuffle_f32x4::<0xEE>(u[m], u[4 + m]);
+        let w0 = _mm512_shuffle_f32x4::<0x44>(u[8 + m], u[12 + m]);
+        let w1 = _mm512_shuffle_f32x4::<0xEE>(u[8 + m], u[12 + m]);
+        r[m] = _mm512_shuffle_f32x4::<0x88>(v0, w0);
+        r[4 + m] = _mm512_shuffle_f32x4::<0xDD>(v0, w0);
+        r[8 + m] = _mm512_shuffle_f32x4::<0x88>(v1, w1);
+        r[12 + m] = _mm512_shuffle_f32x4::<0xDD>(v1, w1);
+    }
+}
+
+/// Packs one full panel of `P <= 16` rows of 32-bit values (`src`: P rows of `d`, row-major)
+/// k-major into `dst` (`dst[k * P + i] = src[i * d + k]`), 16 k at a time through a register
+/// transpose; the same bits as the scalar gather of `pack_full`.
+///
+/// # Safety
+/// AVX-512F; `src` holds `P * d` values and `dst` room for `P * d`.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn pack_panel32<const P: usize>(src: *const f32, d: usize, dst: *mut f32) {
+    const { assert!(P <= 16) };
+    let mask = ((1u32 << P) - 1) as u16;
+    let mut k = 0;
+    while k + 16 <= d {
+        let mut r = [_mm512_setzero_ps(); 16];
+        for (i, ri) in r.iter_mut().enumerate().take(P) {
+            *ri = _mm512_loadu_ps(src.add(i * d + k));
+        }
+        transpose16(&mut r);
+        for (kk, &rk) in r.iter().enumerate() {
+            _mm512_mask_storeu_ps(dst.add((k + kk) * P), mask, rk);
+        }
+        k += 16;
+    }
+    for k in k..d {
+        for i in 0..P {
+            *dst.add(k * P + i) = *src.add(i * d + k);
+        }
+    }
+}
