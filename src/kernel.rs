@@ -21,7 +21,10 @@
 //!   metric, and tests them against the row and column thresholds with vector compares;
 //! - the code is plain Rust over fixed-size arrays, compiled twice: under
 //!   `target_feature(avx2, fma)`, chosen at run time on x86-64, and portably for every other
-//!   CPU (on aarch64 FMA is always there; elsewhere a non-fused multiply and add).
+//!   CPU (on aarch64 FMA is always there; elsewhere a non-fused multiply and add);
+//! - where the CPU has AVX-512F, `kernel/avx512.rs` (explicit intrinsics) runs instead: two A panels
+//!   past two B panels, a 12 x 32 f32 (12 x 16 f64) register tile of 24 zmm accumulators, each
+//!   the same FMA chain, so the same bits as the AVX2 build.
 
 use crate::matrix::Real;
 
