@@ -25,6 +25,7 @@ from .catalog import (
 from .lists import Pair, check_pair_n, cknna_self
 from .neighbors import Neighbors, SetLike, n_of, resolve
 from .nulls import check_alpha, check_null, permutations, permute
+from .ranks import RankCache, ranked_lists
 from .results import MeasureResult, MeasureResults, bootstrap_interval, null_summary
 
 __all__ = ["CompareMany", "compare_many", "measure"]
@@ -88,7 +89,17 @@ def measure(
     need_data = any(s.needs_data for s in specs)
     metrics = {s.metric or metric for s in specs if s.kind != "global"} | {metric}
     lists: dict[str, tuple[Neighbors, Neighbors]] = {}
+    # Cross ranks (trustworthiness, continuity, MRRE) under the measures' metric: one set's
+    # lists come with them from a fused sweep, and every measure shares them.
+    names = {s.name for s in specs}
+    a_ranks = bool(names & {"trustworthiness", "mrre_false", "mrre_missing"})
+    b_ranks = bool(names & {"continuity", "mrre_false", "mrre_missing"})
+    cache: RankCache = {}
     for m in sorted(metrics):
+        if m == metric and (a_ranks or b_ranks):
+            na, nb, cache = ranked_lists(a, b, kmax, m, threads, a_ranks=a_ranks, b_ranks=b_ranks)
+            lists[m] = (na, nb)
+            continue
         lists[m] = (
             resolve(a, kmax, m, threads, "A", need_data=need_data),
             resolve(b, kmax, m, threads, "B", need_data=need_data),
@@ -105,7 +116,7 @@ def measure(
         if s.kind in ("list", "value"):
             observed[s.name] = list_values(pairs[m], s.name, ks, selves)
         elif s.kind == "data":
-            observed[s.name] = data_items(s.name, *lists[m], ks, threads)
+            observed[s.name] = data_items(s.name, *lists[m], ks, threads, cache)
         else:
             observed[s.name] = [global_value(s.name, *lists[metric], threads)]
 
