@@ -150,6 +150,41 @@ def test_trustworthiness_continuity_mrre_share_one_fused_pass_and_equal_separate
     assert (idx == nno.knn(X, 10, metric="l2").indices).all()
 
 
+@pytest.mark.parametrize("metric", ["cosine", "ip", "l2"])
+def test_fused_and_separate_rank_passes_give_equal_measures(monkeypatch, metric) -> None:
+    # The fused sweep is taken only where the estimate says it pays; forcing either path must
+    # change no value (per item, every k, all four rank measures).
+    from nnoverlap.measures import ranks
+
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(250, 9))
+    Y = X[:, :3] + 0.4 * rng.normal(size=(250, 3))
+    names = ["trustworthiness", "continuity", "mrre_false", "mrre_missing"]
+    got = {}
+    for limit in (-1.0, 2.0):  # never fuse, always fuse
+        monkeypatch.setattr(ranks, "FUSED_MAX_FRACTION", limit)
+        res = nno.measure(X, Y, k=[2, 7], measures=names, metric=metric)
+        got[limit] = [(r.value, r.per_item.tolist()) for r in res]
+        assert nno.trustworthiness(X, Y, k=7, metric=metric) == res["trustworthiness", 7].value
+    assert got[-1.0] == got[2.0]
+
+
+def test_offered_fraction_estimates_the_pairs_the_fused_sweep_counts() -> None:
+    from nnoverlap.measures.ranks import offered_fraction
+
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(120, 6))
+    chosen = nno.knn(X[:, :2].copy(), 5).indices
+    keys = X @ X.T / np.outer(np.linalg.norm(X, axis=1), np.linalg.norm(X, axis=1))
+    low = np.take_along_axis(keys, chosen, axis=1).min(axis=1)
+    np.fill_diagonal(keys, -np.inf)
+    want = (keys >= low[:, None]).sum() / (120 * 119)
+    # up to one pair per row: the chosen key itself, scored by another rounding
+    assert offered_fraction(X, chosen, "cosine", rows=120) == pytest.approx(want, abs=1 / 119)
+    # a sample of the rows stays near it
+    assert abs(offered_fraction(X, chosen, "cosine", rows=30) - want) < 0.15
+
+
 def _floats(seed: int, n: int = 40, d: int = 5) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     A = rng.normal(size=(n, d))

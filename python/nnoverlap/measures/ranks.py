@@ -52,6 +52,47 @@ def cross_ranks(
     return out
 
 
+# The fused sweep hands each candidate at or above a row's lowest chosen key to a scalar
+# counting path; past a few per cent of the pairs that costs more than the product it saves
+# (the rank-count kernel counts in vector registers instead).
+FUSED_MAX_FRACTION = 0.02
+
+
+def offered_fraction(arr: np.ndarray, chosen: np.ndarray, metric: str, rows: int = 64) -> float:
+    """Estimated fraction of pairs (i, l) whose key reaches row i's lowest chosen key, from
+    ``rows`` evenly spaced rows scored against all (a guide to the path, never to a result;
+    NaN where the data cannot be scored, such as a zero row under cosine). One read of
+    ``arr`` in chunks: O(rows x 65,536) memory."""
+    n = arr.shape[0]
+    at = np.unique(np.linspace(0, n - 1, num=min(n, rows)).astype(np.int64))
+    sq = np.einsum("ij,ij->i", arr, arr, dtype=np.float64)
+    xs = arr[at]
+
+    def keys(dots: np.ndarray, sq_a: np.ndarray, sq_b: np.ndarray) -> np.ndarray:
+        if metric == "cosine":
+            return dots / np.sqrt(sq_a * sq_b)
+        if metric == "l2":
+            return 2 * dots - sq_a - sq_b
+        return dots
+
+    with np.errstate(all="ignore"):
+        ch = chosen[at]
+        low = np.full(len(at), np.inf)
+        for r, i in enumerate(at):
+            js = ch[r][ch[r] >= 0]
+            if js.size:
+                kj = keys((arr[js] @ arr[i]).astype(np.float64), sq[i], sq[js])
+                low[r] = kj.min()
+        reached = 0
+        for c0 in range(0, n, 65536):
+            blk = arr[c0 : c0 + 65536]
+            kb = keys((xs @ blk.T).astype(np.float64), sq[at, None], sq[None, c0 : c0 + len(blk)])
+            own = (at >= c0) & (at < c0 + len(blk))
+            kb[np.flatnonzero(own), at[own] - c0] = -np.inf
+            reached += int((kb >= low[:, None]).sum())
+    return reached / (len(at) * max(n - 1, 1))
+
+
 def _ranked(
     s: SetLike, k: int, metric: str, threads: int | None, name: str, other: Neighbors
 ) -> tuple[Neighbors, np.ndarray]:
@@ -64,6 +105,18 @@ def _ranked(
     chosen = np.ascontiguousarray(other.indices[:, :k], dtype=np.int64)
     scores, indices, ranks = _core.knn_ranked(arr, k, chosen, metric, threads, 0, None, name)
     return Neighbors(indices, scores, metric, arr), ranks
+
+
+def _ranked_or_not(
+    s: SetLike, k: int, metric: str, threads: int | None, name: str, other: Neighbors
+) -> tuple[Neighbors, np.ndarray | None]:
+    """:func:`_ranked` where the fused sweep pays (:func:`offered_fraction`), else the plain
+    lists (the ranks then come from a rank-count pass when a measure asks)."""
+    arr = _api._as_matrix(s, name)
+    chosen = np.ascontiguousarray(other.indices[:, :k], dtype=np.int64)
+    if offered_fraction(arr, chosen, metric) < FUSED_MAX_FRACTION:
+        return _ranked(arr, k, metric, threads, name, other)
+    return resolve(arr, k, metric, threads, name, need_data=True), None
 
 
 def ranked_lists(
@@ -91,12 +144,14 @@ def ranked_lists(
         fuse_a = not fuse_b
     if fuse_a:
         nb = resolve(b, kmax, metric, threads, bn, need_data=True)
-        na, r = _ranked(a, kmax, metric, threads, an, nb)
-        cache[(id(na), id(nb))] = r
+        na, r = _ranked_or_not(a, kmax, metric, threads, an, nb)
+        if r is not None:
+            cache[(id(na), id(nb))] = r
     elif fuse_b:
         na = resolve(a, kmax, metric, threads, an, need_data=True)
-        nb, r = _ranked(b, kmax, metric, threads, bn, na)
-        cache[(id(nb), id(na))] = r
+        nb, r = _ranked_or_not(b, kmax, metric, threads, bn, na)
+        if r is not None:
+            cache[(id(nb), id(na))] = r
     else:
         na = resolve(a, kmax, metric, threads, an, need_data=True)
         nb = resolve(b, kmax, metric, threads, bn, need_data=True)
