@@ -262,10 +262,14 @@ def compare_many(
     shape = (len(rows), len(cols))
     values = {s.name: np.empty(shape) for s in specs}
     cheap = [s for s in specs if s.kind in ("list", "value")]
-    # cknna's per-set terms, once per set (they do not change under relabelling either)
+    # The measures of the overlaps o_i alone, and CKNNA: the whole matrix in one core call
+    # (parallel over the pairs), for the observed values and for each permutation.
+    batched = all(s.name in _BATCHED for s in cheap)
+    # cknna's per-set terms, once per set (they do not change under relabelling either); the
+    # batch computes them with the observed values, as the pairs (set, itself)
     self_a: list[float] = []
     self_b: list[float] = []
-    if any(s.name == "cknna" for s in specs):
+    if any(s.name == "cknna" for s in specs) and not batched:
         self_a = [cknna_self(na, kk) for na in la["cosine"]]
         self_b = self_a if sets_b is None else [cknna_self(nb, kk) for nb in lb["cosine"]]
 
@@ -276,10 +280,6 @@ def compare_many(
         p = Pair.build(la[m][i], nb, kk)
         sv = {kk: (self_a[i], self_b[j])} if self_a else None
         return {s.name: mean_of(list_values(p, s.name, [kk], sv)[0], s.name, kk) for s in which}
-
-    # The measures of the overlaps o_i alone, and CKNNA: the whole matrix in one core call
-    # (parallel over the pairs), for the observed values and for each permutation.
-    batched = all(s.name in _BATCHED for s in cheap)
 
     def batch_values(m: str, group_b: list[Neighbors]) -> dict[str, np.ndarray]:
         which = [s for s in cheap if (s.metric or metric) == m]
@@ -294,10 +294,19 @@ def compare_many(
             else []
         )
         ma = len(la[m])
-        pairs = np.array(
-            [(i, ma + j) for i in range(shape[0]) for j in range(shape[1])], dtype=np.int64
-        )
+        cross = [(i, ma + j) for i in range(shape[0]) for j in range(shape[1])]
+        selves = []
+        if want_hsic and not self_a:  # the observed lists: each set with itself too
+            selves = [(i, i) for i in range(ma)]
+            if sets_b is not None:
+                selves += [(ma + j, ma + j) for j in range(shape[1])]
+        pairs = np.array(cross + selves, dtype=np.int64)
         hist, hsic = _core.pair_stats(lists, scores, kk, pairs)
+        if selves:
+            own = hsic[len(cross) :].tolist()
+            self_a.extend(own[:ma])
+            self_b.extend(own[:ma] if sets_b is None else own[ma:])
+            hist, hsic = hist[: len(cross)], hsic[: len(cross)]
         o = np.arange(kk + 1, dtype=np.float64)
         out: dict[str, np.ndarray] = {}
         for s in which:
