@@ -19,6 +19,25 @@ fn matrix<'a, T: Real + numpy::Element>(a: &'a PyReadonlyArray2<'_, T>) -> PyRes
     Matrix::new(data, shape[0], shape[1]).map_err(to_pyerr)
 }
 
+/// The chosen candidates as a flat slice with their shape `(rows, m)`, checked: one row per
+/// row of the set `name` (of `n` rows), C-contiguous.
+fn chosen_of<'a>(
+    chosen: &'a PyReadonlyArray2<'_, i64>,
+    n: usize,
+    name: &str,
+) -> PyResult<(&'a [i64], usize, usize)> {
+    let (rows, m) = (chosen.shape()[0], chosen.shape()[1]);
+    if rows != n {
+        return Err(PyValueError::new_err(format!(
+            "chosen must have one row per row of {name}: {name} has {n} rows, chosen {rows}"
+        )));
+    }
+    let c = chosen
+        .as_slice()
+        .map_err(|_| PyValueError::new_err("chosen must be C-contiguous"))?;
+    Ok((c, rows, m))
+}
+
 fn ranks_typed<'py, T: Real + CountKernel + numpy::Element>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
@@ -28,16 +47,7 @@ fn ranks_typed<'py, T: Real + CountKernel + numpy::Element>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let x: PyReadonlyArray2<T> = x.extract()?;
     let xm = matrix(&x)?;
-    let (rows, m) = (chosen.shape()[0], chosen.shape()[1]);
-    if rows != xm.rows() {
-        return Err(PyValueError::new_err(format!(
-            "chosen must have one row per row of x: x has {} rows, chosen {rows}",
-            xm.rows()
-        )));
-    }
-    let c = chosen
-        .as_slice()
-        .map_err(|_| PyValueError::new_err("chosen must be C-contiguous"))?;
+    let (c, rows, m) = chosen_of(chosen, xm.rows(), "x")?;
     let out = run_interruptible(py, "rank_counts", progress, |ctl| {
         core_rank_counts(xm, c, m, &opts, ctl)
     })?
@@ -89,16 +99,7 @@ fn knn_ranked_typed<'py, T: Real + numpy::Element>(
 ) -> PyResult<RankedOut<'py>> {
     let x: PyReadonlyArray2<T> = x.extract()?;
     let xm = matrix(&x)?;
-    let (rows, m) = (chosen.shape()[0], chosen.shape()[1]);
-    if rows != xm.rows() {
-        return Err(PyValueError::new_err(format!(
-            "chosen must have one row per row of {name}: {name} has {} rows, chosen {rows}",
-            xm.rows()
-        )));
-    }
-    let c = chosen
-        .as_slice()
-        .map_err(|_| PyValueError::new_err("chosen must be C-contiguous"))?;
+    let (c, rows, m) = chosen_of(chosen, xm.rows(), name)?;
     let (lists, ranks) = run_interruptible(py, "knn", progress, |ctl| {
         crate::knn_self_ranked(xm, &opts, c, m, ctl)
     })?

@@ -65,6 +65,18 @@ def test_rank_measures_equal_reference_ties_included(pair, metric, data) -> None
     _close(nno.rnx_auc(X, Y, metric=metric), ref.rnx_auc(x, y, metric=metric))
 
 
+def _draw_chosen(data, n: int, m: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Up to m distinct other rows per row (-1 pads), and the (i, j) pairs they name."""
+    chosen = np.full((n, m), -1, dtype=np.int64)
+    pairs = []
+    for i in range(n):
+        others = [j for j in range(n) if j != i]
+        picks = data.draw(st.lists(st.sampled_from(others), max_size=m, unique=True))
+        chosen[i, : len(picks)] = picks
+        pairs += [(i, j) for j in picks]
+    return chosen, pairs
+
+
 @given(int_pair(max_n=40), st.data())
 def test_rank_counts_equal_reference_ranks(pair, data) -> None:
     from nnoverlap.measures.primitives import rank_counts
@@ -73,13 +85,7 @@ def test_rank_counts_equal_reference_ranks(pair, data) -> None:
     n = X.shape[0]
     metric = data.draw(st.sampled_from(["ip", "l2"]))
     m = data.draw(st.integers(1, n - 1))
-    chosen = np.full((n, m), -1, dtype=np.int64)
-    pairs = []
-    for i in range(n):
-        others = [j for j in range(n) if j != i]
-        picks = data.draw(st.lists(st.sampled_from(others), max_size=m, unique=True))
-        chosen[i, : len(picks)] = picks
-        pairs += [(i, j) for j in picks]
+    chosen, pairs = _draw_chosen(data, n, m)
     want = ref.ranks(X.tolist(), pairs, metric=metric)
     for dtype in (np.float32, np.float64):
         x = X.astype(dtype)
@@ -101,13 +107,7 @@ def test_fused_knn_and_rank_pass_equals_reference_lists_and_ranks(pair, data) ->
     metric = data.draw(st.sampled_from(["ip", "l2"]))
     k = data.draw(st.integers(1, n - 1))
     m = data.draw(st.integers(0, n - 1))
-    chosen = np.full((n, m), -1, dtype=np.int64)
-    pairs = []
-    for i in range(n):
-        others = [j for j in range(n) if j != i]
-        picks = data.draw(st.lists(st.sampled_from(others), max_size=m, unique=True))
-        chosen[i, : len(picks)] = picks
-        pairs += [(i, j) for j in picks]
+    chosen, pairs = _draw_chosen(data, n, m)
     want_ranks = ref.ranks(X.tolist(), pairs, metric=metric)
     want_scores, want_idx = ref.knn(X.tolist(), k, metric=metric)
     for dtype in (np.float32, np.float64):

@@ -532,6 +532,20 @@ mod tests {
         *seed >> 33
     }
 
+    /// `n x m` chosen candidates: random other rows, a quarter of them -1 (none).
+    fn random_chosen(n: usize, m: usize, seed: &mut u64) -> Vec<i64> {
+        (0..n * m)
+            .map(|t| {
+                let j = (lcg(seed) % n as u64) as i64;
+                if j as usize == t / m || lcg(seed) % 4 == 0 {
+                    -1
+                } else {
+                    j
+                }
+            })
+            .collect()
+    }
+
     /// r(i, j) by brute force with exact f64 scores of small-integer data.
     fn brute_rank(x: &[f32], d: usize, metric: Metric, i: usize, j: usize) -> i64 {
         let n = x.len() / d;
@@ -564,16 +578,7 @@ mod tests {
                 let x: Vec<f32> = (0..n * d)
                     .map(|_| (lcg(&mut seed) % 5) as f32 - 2.0)
                     .collect();
-                let chosen: Vec<i64> = (0..n * m)
-                    .map(|t| {
-                        let j = (lcg(&mut seed) % n as u64) as i64;
-                        if j as usize == t / m || lcg(&mut seed) % 4 == 0 {
-                            -1
-                        } else {
-                            j
-                        }
-                    })
-                    .collect();
+                let chosen = random_chosen(n, m, &mut seed);
                 let want: Vec<i64> = (0..n * m)
                     .map(|t| match chosen[t] {
                         -1 => 0,
@@ -610,16 +615,7 @@ mod tests {
                             + if metric == Metric::Cosine { 0.5 } else { 0.0 }
                     })
                     .collect();
-                let chosen: Vec<i64> = (0..n * m)
-                    .map(|t| {
-                        let j = (lcg(&mut seed) % n as u64) as i64;
-                        if j as usize == t / m || lcg(&mut seed) % 4 == 0 {
-                            -1
-                        } else {
-                            j
-                        }
-                    })
-                    .collect();
+                let chosen = random_chosen(n, m, &mut seed);
                 let mx = Matrix::new(&x, n, d).unwrap();
                 let ctl = Control::new();
                 for block in [1, 5, 16, 256] {
