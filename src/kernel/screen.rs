@@ -84,6 +84,16 @@ pub fn expected_survivors(n: usize, k: usize, rounds: usize) -> f64 {
     2.0 * k as f64 * ((rounds.max(1) as f64).ln() + 0.58) / n.max(1) as f64
 }
 
+static SCREENED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static RECOMPUTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Process-wide counts since start: pairs that went through the int8 screen, and pairs it
+/// let through to the exact recompute (for tests and benchmarks; counted once per tile).
+pub fn counters() -> (u64, u64) {
+    use std::sync::atomic::Ordering::Relaxed;
+    (SCREENED.load(Relaxed), RECOMPUTED.load(Relaxed))
+}
+
 /// `x (1 + (d + 8) 2^-52)`: an upper bound on a non-negative f64 sum of `d` rounded terms.
 fn up(x: f64, d: usize) -> f64 {
     x * (1.0 + (d as f64 + 8.0) * f64::EPSILON)
@@ -332,7 +342,11 @@ pub fn tile<T: Real, S: Sink<T>>(
     {
         // SAFETY: `available()` checked AVX-512 F, BW and VNNI; the asserts above bound
         // every access of the kernel.
-        Some(unsafe { vnni::tile(&f, qa, qb, at, bt, &mut adapter) })
+        let survivors = unsafe { vnni::tile(&f, qa, qb, at, bt, &mut adapter) };
+        use std::sync::atomic::Ordering::Relaxed;
+        SCREENED.fetch_add((t.rows * t.cols) as u64, Relaxed);
+        RECOMPUTED.fetch_add(survivors, Relaxed);
+        Some(survivors)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -358,7 +372,11 @@ impl<T: Real, S: Sink<T>> Sink<f32> for F32Sink<'_, T, S> {
     }
 }
 
+// The AVX-512 intrinsics are stable since Rust 1.89, as is `target_feature(enable =
+// "avx512f")`, which the f32 kernel's AVX-512 build already needs (Cargo.toml's
+// `rust-version` says 1.80; the toolchain file pins 1.95).
 #[cfg(target_arch = "x86_64")]
+#[allow(clippy::incompatible_msrv)]
 mod vnni {
     use super::*;
     use std::arch::x86_64::*;
@@ -699,7 +717,7 @@ mod tests {
                         f32::tile::<CosineKey, _>(&t, &mut at, &mut bt, &mut log);
                     }
                     let mut offers = log.0;
-                    offers.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+                    offers.sort_by_key(|x| (x.0, x.1));
                     offers
                 };
                 let (want, got) = (run(false), run(true));
