@@ -229,12 +229,12 @@ pub(crate) fn index_pairs(pairs: &PyReadonlyArray2<'_, i64>) -> PyResult<Vec<(us
 }
 
 /// knn(x, base, k, metric, include_self, threads, block, progress=None, name="x",
-/// base_name="base", screen="off") -> (scores, indices)
+/// base_name="base", screen="auto") -> (scores, indices)
 ///
 /// `x` (and `base`) must be C-contiguous float32 or float64 arrays of one dtype. Rows the
 /// metric cannot use raise ValueError naming `name` (or `base_name`) and the row.
 #[pyfunction]
-#[pyo3(signature = (x, base, k, metric, include_self, threads, block, progress=None, name="x", base_name="base", screen="off"))]
+#[pyo3(signature = (x, base, k, metric, include_self, threads, block, progress=None, name="x", base_name="base", screen="auto"))]
 #[allow(clippy::too_many_arguments)]
 fn knn<'py>(
     py: Python<'py>,

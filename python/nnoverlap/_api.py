@@ -133,7 +133,7 @@ def knn(
     include_self: bool = False,
     threads: int | None = None,
     progress: Progress | None = None,
-    screen: str = "off",
+    screen: str = "auto",
     _block: int | None = None,
 ) -> KnnResult:
     """Exact k nearest neighbours of every row of ``x``.
@@ -153,7 +153,7 @@ def knn(
         include_self: self-join only; count each row as its own first neighbour.
         threads: worker threads; None uses ``RAYON_NUM_THREADS`` or all cores.
         progress: optional ``callback(done, total)``, called about every 0.1 s.
-        screen: ``"off"`` (default), ``"on"`` or ``"auto"``: whether a cosine float32
+        screen: ``"auto"`` (default), ``"on"`` or ``"off"``: whether a cosine float32
             self-join first scores pairs with an int8 product and a proven error bound, and
             recomputes exactly only the pairs that can enter a top-k. The result is the
             same bit for bit; only the speed changes. It needs a CPU with AVX-512 VNNI

@@ -51,7 +51,7 @@ def knn(
     progress: Callable[[int, int], Any] | None = None,
     name: str = "x",
     base_name: str = "base",
-    screen: str = "off",  # "auto" | "on" | "off": the int8 screen (cosine f32 self-join)
+    screen: str = "auto",  # "auto" | "on" | "off": the int8 screen (cosine f32 self-join)
 ) -> tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.int64]]: ...
 def overlap(
     a: npt.NDArray[np.int64],
