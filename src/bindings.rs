@@ -30,7 +30,7 @@ pub(crate) fn to_pyerr(e: Error) -> PyErr {
     row_err(e, "the input", "the float type")
 }
 
-fn row_err(e: Error, name: &str, dtype: &str) -> PyErr {
+pub(crate) fn row_err(e: Error, name: &str, dtype: &str) -> PyErr {
     match e {
         Error::InvalidArgument(msg) => PyValueError::new_err(msg),
         Error::InvalidRow { row, problem } => PyValueError::new_err(match problem {
@@ -146,7 +146,7 @@ fn matrix<'a, T: Real + numpy::Element>(a: &'a PyReadonlyArray2<'_, T>) -> PyRes
     Matrix::new(data, shape[0], shape[1]).map_err(to_pyerr)
 }
 
-fn dtype_name<T: Real>() -> &'static str {
+pub(crate) fn dtype_name<T: Real>() -> &'static str {
     if std::mem::size_of::<T>() == 4 {
         "float32"
     } else {

@@ -483,6 +483,41 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Runs `task(bi, bj, work)` once for every pair of blocks `bi <= bj` of a symmetric
+/// self-join over `nb` blocks, in the rounds of [`round`] on the current pool, with this
+/// thread's [`Work`] buffers, counting one unit of progress per pair. The tasks of a round
+/// touch disjoint blocks, so the locks they take on their blocks' state are never contended;
+/// rounds are separated by the end of `for_each`. Errors: [`Error::Interrupted`] when `ctl`
+/// is cancelled (the remaining tasks are skipped).
+fn join_rounds<T: Real>(
+    nb: usize,
+    ctl: &Control,
+    task: impl Fn(usize, usize, &mut Work<T>) + Sync,
+) -> Result<()> {
+    ctl.add_total((nb * (nb + 1) / 2) as u64);
+    let space = Workspace::new();
+    for r in 0..round_count(nb) {
+        round(nb, r).par_iter().for_each(|&(bi, bj)| {
+            if ctl.is_cancelled() {
+                return;
+            }
+            task(bi, bj, &mut *space.get());
+            ctl.add_done(1);
+        });
+        if ctl.is_cancelled() {
+            return Err(Error::Interrupted);
+        }
+    }
+    Ok(())
+}
+
+/// Mutex-wrapped per-block state, unwrapped again once the rounds are done.
+fn into_inner<S>(v: Vec<Mutex<S>>) -> Vec<S> {
+    v.into_iter()
+        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .collect()
+}
+
 /// Top-k of every row of a self-join, self excluded, per block of `block` rows.
 fn self_join_keys<T: Real>(
     x: &Prepared<'_, T>,
@@ -503,52 +538,35 @@ fn self_join_keys<T: Real>(
         .into_iter()
         .map(Mutex::new)
         .collect();
-    ctl.add_total((nb * (nb + 1) / 2) as u64);
-    let space = Workspace::new();
-    for r in 0..round_count(nb) {
-        // The tasks of a round touch disjoint blocks, so these locks are never contended;
-        // rounds are separated by the end of `for_each`.
-        round(nb, r).par_iter().for_each(|&(bi, bj)| {
-            if ctl.is_cancelled() {
-                return;
+    join_rounds(nb, ctl, |bi, bj, work| {
+        let (i0, i1) = block_range(bi, block, n);
+        let (j0, j1) = block_range(bj, block, n);
+        let mut top_i = lock(&tops[bi]);
+        let tiles = ((x, (i0, i1), bi), (x, (j0, j1)));
+        if bi == bj {
+            let mut sink = RowSink {
+                top: &mut top_i,
+                first_row: 0,
+                first_col: j0 as u32,
+                skip: Some((0, 0)),
+            };
+            run_tile(tiles.0, tiles.1, work, &mut sink);
+        } else {
+            let mut sink = PairSink {
+                top_i: &mut top_i,
+                top_j: &mut lock(&tops[bj]),
+                ri: 0,
+                rj: 0,
+                i0: i0 as u32,
+                j0: j0 as u32,
+            };
+            match &qs {
+                Some(qs) => run_tile_screened(tiles.0, tiles.1, work, &mut sink, qs),
+                None => run_tile(tiles.0, tiles.1, work, &mut sink),
             }
-            let (i0, i1) = block_range(bi, block, n);
-            let (j0, j1) = block_range(bj, block, n);
-            let mut work = space.get();
-            let mut top_i = lock(&tops[bi]);
-            let tiles = ((x, (i0, i1), bi), (x, (j0, j1)));
-            if bi == bj {
-                let mut sink = RowSink {
-                    top: &mut top_i,
-                    first_row: 0,
-                    first_col: j0 as u32,
-                    skip: Some((0, 0)),
-                };
-                run_tile(tiles.0, tiles.1, &mut work, &mut sink);
-            } else {
-                let mut sink = PairSink {
-                    top_i: &mut top_i,
-                    top_j: &mut lock(&tops[bj]),
-                    ri: 0,
-                    rj: 0,
-                    i0: i0 as u32,
-                    j0: j0 as u32,
-                };
-                match &qs {
-                    Some(qs) => run_tile_screened(tiles.0, tiles.1, &mut work, &mut sink, qs),
-                    None => run_tile(tiles.0, tiles.1, &mut work, &mut sink),
-                }
-            }
-            ctl.add_done(1);
-        });
-        if ctl.is_cancelled() {
-            return Err(Error::Interrupted);
         }
-    }
-    Ok(tops
-        .into_iter()
-        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
-        .collect())
+    })?;
+    Ok(into_inner(tops))
 }
 
 /// Top-k of query blocks against the whole base, one task per query block.
@@ -686,6 +704,21 @@ fn assemble<T: Real>(
     })
 }
 
+/// A self-join of `n` rows can give each row `k` others: `1 <= k <= n - 1`, `n` in range.
+fn check_self_k(n: usize, k: usize) -> Result<()> {
+    check_rows(n)?;
+    if n < 2 {
+        return Err(invalid!("a self-join needs at least 2 rows, got {n}"));
+    }
+    if k < 1 || k > n - 1 {
+        return Err(invalid!(
+            "k must satisfy 1 <= k <= {} (n - 1) for a self-join of {n} rows, got {k}",
+            n - 1
+        ));
+    }
+    Ok(())
+}
+
 /// Exact k nearest neighbours of every row of `x` among the other rows (self-join).
 ///
 /// Errors: `k` outside `1..=n-1`, fewer than 2 rows, a row the metric cannot use
@@ -696,17 +729,7 @@ pub fn knn_self<T: Real>(
     ctl: &Control,
 ) -> Result<Neighbors<T>> {
     let n = x.rows();
-    check_rows(n)?;
-    if n < 2 {
-        return Err(invalid!("a self-join needs at least 2 rows, got {n}"));
-    }
-    if opts.k < 1 || opts.k > n - 1 {
-        return Err(invalid!(
-            "k must satisfy 1 <= k <= {} (n - 1) for a self-join of {n} rows, got {}",
-            n - 1,
-            opts.k
-        ));
-    }
+    check_self_k(n, opts.k)?;
     pool::install(opts.threads, || {
         let out = alloc_output::<T>(n, opts.k)?;
         let params = Params::for_set(&x, opts.metric)?;

@@ -83,6 +83,16 @@ def rank_counts(
     block: int,  # rows per block; 0 chooses automatically
     progress: Callable[[int, int], Any] | None = None,
 ) -> npt.NDArray[np.int64]: ...
+def knn_ranked(
+    x: npt.NDArray[np.floating[Any]],
+    k: int,
+    chosen: npt.NDArray[np.int64],
+    metric: str,
+    threads: int | None,
+    block: int,  # rows per block; 0 chooses automatically
+    progress: Callable[[int, int], Any] | None = None,
+    name: str = "x",
+) -> tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
 
 # Building blocks of the distributed path (nnoverlap.distributed) and the measures: keys are
 # ranking keys of prepared rows (see src/prep.rs), indices uint32 with u32::MAX for empty slots.
