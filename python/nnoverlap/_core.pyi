@@ -16,8 +16,10 @@ __all__ = [
     "_pair_scores",
     "_panic_for_tests",
     "_scan",
+    "_screen_counters",
     "FormatError",
     "KERNEL",
+    "SCREEN",
     "__version__",
     "detect_format",
     "THREAD_LIMIT",
@@ -35,6 +37,7 @@ __all__ = [
 ]
 __version__: str
 KERNEL: str
+SCREEN: bool  # whether this CPU runs the int8 screen (AVX-512 VNNI)
 THREAD_LIMIT: int
 
 def knn(
@@ -48,6 +51,7 @@ def knn(
     progress: Callable[[int, int], Any] | None = None,
     name: str = "x",
     base_name: str = "base",
+    screen: str = "auto",  # "auto" | "on" | "off": the int8 screen (cosine f32 self-join)
 ) -> tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.int64]]: ...
 def overlap(
     a: npt.NDArray[np.int64],
@@ -173,3 +177,4 @@ def write_embeddings(
     precision: int | None = None,
 ) -> None: ...
 def _panic_for_tests(in_pool: bool) -> None: ...
+def _screen_counters() -> tuple[int, int]: ...
