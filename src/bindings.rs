@@ -30,7 +30,7 @@ pub(crate) fn to_pyerr(e: Error) -> PyErr {
     row_err(e, "the input", "the float type")
 }
 
-fn row_err(e: Error, name: &str, dtype: &str) -> PyErr {
+pub(crate) fn row_err(e: Error, name: &str, dtype: &str) -> PyErr {
     match e {
         Error::InvalidArgument(msg) => PyValueError::new_err(msg),
         Error::InvalidRow { row, problem } => PyValueError::new_err(match problem {
@@ -146,7 +146,7 @@ fn matrix<'a, T: Real + numpy::Element>(a: &'a PyReadonlyArray2<'_, T>) -> PyRes
     Matrix::new(data, shape[0], shape[1]).map_err(to_pyerr)
 }
 
-fn dtype_name<T: Real>() -> &'static str {
+pub(crate) fn dtype_name<T: Real>() -> &'static str {
     if std::mem::size_of::<T>() == 4 {
         "float32"
     } else {
@@ -229,12 +229,12 @@ pub(crate) fn index_pairs(pairs: &PyReadonlyArray2<'_, i64>) -> PyResult<Vec<(us
 }
 
 /// knn(x, base, k, metric, include_self, threads, block, progress=None, name="x",
-/// base_name="base") -> (scores, indices)
+/// base_name="base", screen="auto") -> (scores, indices)
 ///
 /// `x` (and `base`) must be C-contiguous float32 or float64 arrays of one dtype. Rows the
 /// metric cannot use raise ValueError naming `name` (or `base_name`) and the row.
 #[pyfunction]
-#[pyo3(signature = (x, base, k, metric, include_self, threads, block, progress=None, name="x", base_name="base"))]
+#[pyo3(signature = (x, base, k, metric, include_self, threads, block, progress=None, name="x", base_name="base", screen="auto"))]
 #[allow(clippy::too_many_arguments)]
 fn knn<'py>(
     py: Python<'py>,
@@ -248,6 +248,7 @@ fn knn<'py>(
     progress: Option<Py<PyAny>>,
     name: &str,
     base_name: &str,
+    screen: &str,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
     let opts = KnnOptions {
         k,
@@ -255,6 +256,7 @@ fn knn<'py>(
         include_self,
         threads,
         block,
+        screen: crate::knn::Screen::parse(screen).map_err(to_pyerr)?,
     };
     fn run<'py, T: Real + numpy::Element>(
         py: Python<'py>,
@@ -634,10 +636,20 @@ fn _panic_for_tests(py: Python<'_>, in_pool: bool) -> PyResult<()> {
     .map_err(to_pyerr)
 }
 
+/// _screen_counters() -> (screened, recomputed): pairs that went through the int8 screen of
+/// the cosine self-join since the process started, and those it let through to the exact
+/// recompute (for tests and benchmarks).
+#[pyfunction]
+fn _screen_counters() -> (u64, u64) {
+    crate::kernel::screen::counters()
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("KERNEL", crate::kernel::kernel_name())?;
+    m.add("SCREEN", crate::kernel::screen::available())?;
+    m.add_function(wrap_pyfunction!(_screen_counters, m)?)?;
     m.add_function(wrap_pyfunction!(knn, m)?)?;
     m.add_function(wrap_pyfunction!(overlap, m)?)?;
     m.add("THREAD_LIMIT", pool::thread_limit())?;

@@ -6,10 +6,10 @@ use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyUntyped
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
-use crate::bindings::{index_pairs, run_interruptible, to_pyerr};
+use crate::bindings::{dtype_name, index_pairs, row_err, run_interruptible, to_pyerr};
 use crate::kernel::count::CountKernel;
 use crate::rank_counts as core_rank_counts;
-use crate::{Matrix, Metric, RankOptions, Real};
+use crate::{KnnOptions, Matrix, Metric, RankOptions, Real};
 
 fn matrix<'a, T: Real + numpy::Element>(a: &'a PyReadonlyArray2<'_, T>) -> PyResult<Matrix<'a, T>> {
     let shape = a.shape();
@@ -17,6 +17,25 @@ fn matrix<'a, T: Real + numpy::Element>(a: &'a PyReadonlyArray2<'_, T>) -> PyRes
         .as_slice()
         .map_err(|_| PyValueError::new_err("array must be C-contiguous"))?;
     Matrix::new(data, shape[0], shape[1]).map_err(to_pyerr)
+}
+
+/// The chosen candidates as a flat slice with their shape `(rows, m)`, checked: one row per
+/// row of the set `name` (of `n` rows), C-contiguous.
+fn chosen_of<'a>(
+    chosen: &'a PyReadonlyArray2<'_, i64>,
+    n: usize,
+    name: &str,
+) -> PyResult<(&'a [i64], usize, usize)> {
+    let (rows, m) = (chosen.shape()[0], chosen.shape()[1]);
+    if rows != n {
+        return Err(PyValueError::new_err(format!(
+            "chosen must have one row per row of {name}: {name} has {n} rows, chosen {rows}"
+        )));
+    }
+    let c = chosen
+        .as_slice()
+        .map_err(|_| PyValueError::new_err("chosen must be C-contiguous"))?;
+    Ok((c, rows, m))
 }
 
 fn ranks_typed<'py, T: Real + CountKernel + numpy::Element>(
@@ -28,16 +47,7 @@ fn ranks_typed<'py, T: Real + CountKernel + numpy::Element>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let x: PyReadonlyArray2<T> = x.extract()?;
     let xm = matrix(&x)?;
-    let (rows, m) = (chosen.shape()[0], chosen.shape()[1]);
-    if rows != xm.rows() {
-        return Err(PyValueError::new_err(format!(
-            "chosen must have one row per row of x: x has {} rows, chosen {rows}",
-            xm.rows()
-        )));
-    }
-    let c = chosen
-        .as_slice()
-        .map_err(|_| PyValueError::new_err("chosen must be C-contiguous"))?;
+    let (c, rows, m) = chosen_of(chosen, xm.rows(), "x")?;
     let out = run_interruptible(py, "rank_counts", progress, |ctl| {
         core_rank_counts(xm, c, m, &opts, ctl)
     })?
@@ -70,6 +80,67 @@ fn rank_counts<'py>(
         ranks_typed::<f32>(py, x, &chosen, opts, progress)
     } else if x.extract::<PyReadonlyArray2<f64>>().is_ok() {
         ranks_typed::<f64>(py, x, &chosen, opts, progress)
+    } else {
+        Err(PyTypeError::new_err(
+            "expected a 2-D float32 or float64 array",
+        ))
+    }
+}
+
+type RankedOut<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>);
+
+fn knn_ranked_typed<'py, T: Real + numpy::Element>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    chosen: &PyReadonlyArray2<'py, i64>,
+    opts: KnnOptions,
+    progress: Option<Py<PyAny>>,
+    name: &str,
+) -> PyResult<RankedOut<'py>> {
+    let x: PyReadonlyArray2<T> = x.extract()?;
+    let xm = matrix(&x)?;
+    let (c, rows, m) = chosen_of(chosen, xm.rows(), name)?;
+    let (lists, ranks) = run_interruptible(py, "knn", progress, |ctl| {
+        crate::knn_self_ranked(xm, &opts, c, m, ctl)
+    })?
+    .map_err(|e| row_err(e, name, dtype_name::<T>()))?;
+    let shape = (lists.rows, lists.k);
+    let scores = Array2::from_shape_vec(shape, lists.scores).expect("shape matches");
+    let indices = Array2::from_shape_vec(shape, lists.indices).expect("shape matches");
+    let ranks = Array2::from_shape_vec((rows, m), ranks).expect("shape matches");
+    Ok((
+        scores.into_pyarray(py).into_any(),
+        indices.into_pyarray(py).into_any(),
+        ranks.into_pyarray(py).into_any(),
+    ))
+}
+
+/// knn_ranked(x, k, chosen, metric, threads, block, progress=None, name="x")
+///     -> (scores (n, k), indices (n, k), ranks (n, m))
+///
+/// The self-join of knn and rank_counts(x, chosen) in one sweep, equal to both bit for bit.
+#[pyfunction]
+#[pyo3(signature = (x, k, chosen, metric, threads, block, progress=None, name="x"))]
+#[allow(clippy::too_many_arguments)]
+fn knn_ranked<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    k: usize,
+    chosen: PyReadonlyArray2<'py, i64>,
+    metric: &str,
+    threads: Option<usize>,
+    block: usize,
+    progress: Option<Py<PyAny>>,
+    name: &str,
+) -> PyResult<RankedOut<'py>> {
+    let metric: Metric = metric.parse().map_err(to_pyerr)?;
+    let mut opts = KnnOptions::new(k, metric);
+    opts.threads = threads;
+    opts.block = block;
+    if x.extract::<PyReadonlyArray2<f32>>().is_ok() {
+        knn_ranked_typed::<f32>(py, x, &chosen, opts, progress, name)
+    } else if x.extract::<PyReadonlyArray2<f64>>().is_ok() {
+        knn_ranked_typed::<f64>(py, x, &chosen, opts, progress, name)
     } else {
         Err(PyTypeError::new_err(
             "expected a 2-D float32 or float64 array",
@@ -174,6 +245,7 @@ fn pair_stats<'py>(
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rank_counts, m)?)?;
+    m.add_function(wrap_pyfunction!(knn_ranked, m)?)?;
     m.add_function(wrap_pyfunction!(find_in_rows, m)?)?;
     m.add_function(wrap_pyfunction!(masked_hsic, m)?)?;
     m.add_function(wrap_pyfunction!(pair_stats, m)?)?;

@@ -31,6 +31,7 @@ use crate::matrix::Real;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 pub mod count;
+pub mod screen;
 
 /// How a dot product becomes a ranking key (larger = better) from per-row factors `a`, `b`.
 /// Each is a symmetric function of the pair (see the notes of `knn::run_tile`).

@@ -19,6 +19,7 @@ use rayon::prelude::*;
 
 use crate::control::Control;
 use crate::error::{invalid, try_vec, Error, Result};
+use crate::kernel::screen::{self, QuantBlock, QuantSet};
 use crate::kernel::{pack, CosineKey, DotKey, L2Key, Sink, Tile, COL_SIDE, ROW_SIDE};
 use crate::matrix::{Matrix, Real};
 use crate::metric::Metric;
@@ -65,6 +66,47 @@ pub fn query_block(rows: usize, threads: usize) -> usize {
 /// Tasks per thread of the query path (see [`query_block`]).
 pub const QUERY_TASKS_PER_THREAD: usize = 4;
 
+/// Whether the cosine float32 self-join screens pairs with an int8 product first (see
+/// [`crate::kernel::screen`]): the result is the same bit for bit either way, only the speed
+/// differs. It runs only where the CPU has AVX-512 VNNI; elsewhere `On` is `Off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Screen {
+    /// The default: on where it is expected to win (see [`screen_wins`]).
+    #[default]
+    Auto,
+    /// On wherever the CPU can run it.
+    On,
+    Off,
+}
+
+impl Screen {
+    /// `"auto"`, `"on"` or `"off"`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "on" => Ok(Self::On),
+            "off" => Ok(Self::Off),
+            _ => Err(invalid!(
+                "screen must be \"auto\", \"on\" or \"off\", got {s:?}"
+            )),
+        }
+    }
+}
+
+/// The expected survivor fraction below which [`Screen::Auto`] screens. Measured
+/// (docs/screening.md, one thread, cosine, clustered d = 300 and GloVe d = 50): the screen
+/// breaks even at about 1.5-2 % of the pairs surviving, gains 1.3-3.6x below 1 %, and loses
+/// up to 1.5x at 3 %.
+pub const SCREEN_AUTO_FRACTION: f64 = 0.01;
+
+/// Whether [`Screen::Auto`] screens a self-join of `n` rows at `k` (others) in blocks of
+/// `block`: when the expected fraction of pairs surviving the screen,
+/// `2 k (ln R + 0.58) / n` over `R` rounds, is below [`SCREEN_AUTO_FRACTION`].
+pub fn screen_wins(n: usize, k: usize, block: usize) -> bool {
+    let rounds = n.div_ceil(block.max(1));
+    rounds >= 4 && screen::expected_survivors(n, k, rounds) < SCREEN_AUTO_FRACTION
+}
+
 /// What to compute.
 #[derive(Debug, Clone)]
 pub struct KnnOptions {
@@ -78,6 +120,8 @@ pub struct KnnOptions {
     /// Rows per block; 0 (the default) chooses with [`auto_block`]. Changes speed only,
     /// never the result.
     pub block: usize,
+    /// Self-join under cosine, float32: screen pairs with int8 first ([`Screen`]).
+    pub screen: Screen,
 }
 
 impl KnnOptions {
@@ -88,6 +132,7 @@ impl KnnOptions {
             include_self: false,
             threads: None,
             block: 0,
+            screen: Screen::Auto,
         }
     }
 }
@@ -113,6 +158,10 @@ struct Work<T> {
     b_pack: Vec<T>,
     b_aux: Vec<T>,
     b_thr: Vec<T>,
+    /// The int8 screen's panels of the query-side block (block `qa_block`) and the base side.
+    qa_block: Option<usize>,
+    qa: QuantBlock,
+    qb: QuantBlock,
 }
 
 impl<T: Real> Work<T> {
@@ -125,6 +174,9 @@ impl<T: Real> Work<T> {
             b_pack: Vec::new(),
             b_aux: Vec::new(),
             b_thr: Vec::new(),
+            qa_block: None,
+            qa: QuantBlock::default(),
+            qb: QuantBlock::default(),
         }
     }
 }
@@ -276,6 +328,78 @@ fn run_tile<T: Real, S: Sink<T>>(
     }
 }
 
+/// [`run_tile`] for an off-diagonal cosine f32 self-join tile, screened by the int8 product of
+/// `qs` (the whole set's int8 image) once every row and column of the tile holds k
+/// candidates (a threshold of `-inf` passes everything, so the f32 tile runs then). The
+/// candidates offered are exactly those of [`run_tile`].
+fn run_tile_screened<T: Real, S: Sink<T>>(
+    (q, (q0, q1), a_block): (&Prepared<'_, T>, (usize, usize), usize),
+    (b, (b0, b1)): (&Prepared<'_, T>, (usize, usize)),
+    work: &mut Work<T>,
+    sink: &mut S,
+    qs: &QuantSet,
+) {
+    let (m, n) = (q1 - q0, b1 - b0);
+    let cold = (0..m).any(|r| sink.row_threshold(r) == T::NEG_INFINITY)
+        || (0..n).any(|c| sink.col_threshold(c) == T::NEG_INFINITY);
+    if cold {
+        return run_tile((q, (q0, q1), a_block), (b, (b0, b1)), work, sink);
+    }
+    let (d, pa, pb) = (q.x.cols(), m.div_ceil(T::MR), n.div_ceil(T::NR));
+    if work.a_block != Some(a_block) {
+        pack_side(q, (q0, q1), T::MR, &mut work.a_pack, &mut work.a_aux);
+        work.a_block = Some(a_block);
+    }
+    if work.qa_block != Some(a_block) {
+        work.qa.pack_a(qs, (q0, q1));
+        work.qa_block = Some(a_block);
+    }
+    pack_side(b, (b0, b1), T::NR, &mut work.b_pack, &mut work.b_aux);
+    work.qb.pack_b(qs, (b0, b1));
+    fill_thresholds(&mut work.a_thr, m, pa * T::MR, |r| sink.row_threshold(r));
+    fill_thresholds(&mut work.b_thr, n, pb * T::NR, |c| sink.col_threshold(c));
+    let tile = Tile {
+        d,
+        a: &work.a_pack,
+        pa,
+        b: &work.b_pack,
+        pb,
+        rows: m,
+        cols: n,
+        a_aux: &work.a_aux,
+        b_aux: &work.b_aux,
+    };
+    let (at, bt) = (&mut work.a_thr, &mut work.b_thr);
+    if screen::tile(&tile, &work.qa, &work.qb, at, bt, sink).is_none() {
+        T::tile::<CosineKey, S>(&tile, at, bt, sink);
+    }
+}
+
+/// The int8 image of a prepared cosine set for the screen, or `None` where the screen cannot
+/// run (not f32, not cosine, a CPU without VNNI, a dimension past [`screen::MAX_D`]).
+fn quant_set<T: Real>(x: &Prepared<'_, T>) -> Result<Option<QuantSet>> {
+    let d = x.x.cols();
+    let f32_type = std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>();
+    if !f32_type
+        || x.params.metric != Metric::Cosine
+        || !screen::available()
+        || d == 0
+        || d > screen::MAX_D
+    {
+        return Ok(None);
+    }
+    QuantSet::new(x.x.rows(), d, |i, buf| {
+        buf.clear();
+        let row = x.x.row(i);
+        // Exact: T is f32 here.
+        buf.extend(
+            row.iter()
+                .enumerate()
+                .map(|(k, &v)| x.value(i, k, v).to_f64() as f32),
+        );
+    })
+}
+
 fn block_range(b: usize, block: usize, n: usize) -> (usize, usize) {
     (b * block, ((b + 1) * block).min(n))
 }
@@ -361,62 +485,90 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Top-k of every row of a self-join, self excluded, per block of `block` rows.
-fn self_join_keys<T: Real>(
-    x: &Prepared<'_, T>,
-    k: usize,
-    block: usize,
+/// Runs `task(bi, bj, work)` once for every pair of blocks `bi <= bj` of a symmetric
+/// self-join over `nb` blocks, in the rounds of [`round`] on the current pool, with this
+/// thread's [`Work`] buffers, counting one unit of progress per pair. The tasks of a round
+/// touch disjoint blocks, so the locks they take on their blocks' state are never contended;
+/// rounds are separated by the end of `for_each`. Errors: [`Error::Interrupted`] when `ctl`
+/// is cancelled (the remaining tasks are skipped).
+fn join_rounds<T: Real>(
+    nb: usize,
     ctl: &Control,
-) -> Result<Vec<TopK<T>>> {
-    let n = x.x.rows();
-    let nb = n.div_ceil(block);
-    let tops: Vec<Mutex<TopK<T>>> = block_tops(n, block, k)?
-        .into_iter()
-        .map(Mutex::new)
-        .collect();
+    task: impl Fn(usize, usize, &mut Work<T>) + Sync,
+) -> Result<()> {
     ctl.add_total((nb * (nb + 1) / 2) as u64);
     let space = Workspace::new();
     for r in 0..round_count(nb) {
-        // The tasks of a round touch disjoint blocks, so these locks are never contended;
-        // rounds are separated by the end of `for_each`.
         round(nb, r).par_iter().for_each(|&(bi, bj)| {
             if ctl.is_cancelled() {
                 return;
             }
-            let (i0, i1) = block_range(bi, block, n);
-            let (j0, j1) = block_range(bj, block, n);
-            let mut work = space.get();
-            let mut top_i = lock(&tops[bi]);
-            let tiles = ((x, (i0, i1), bi), (x, (j0, j1)));
-            if bi == bj {
-                let mut sink = RowSink {
-                    top: &mut top_i,
-                    first_row: 0,
-                    first_col: j0 as u32,
-                    skip: Some((0, 0)),
-                };
-                run_tile(tiles.0, tiles.1, &mut work, &mut sink);
-            } else {
-                let mut sink = PairSink {
-                    top_i: &mut top_i,
-                    top_j: &mut lock(&tops[bj]),
-                    ri: 0,
-                    rj: 0,
-                    i0: i0 as u32,
-                    j0: j0 as u32,
-                };
-                run_tile(tiles.0, tiles.1, &mut work, &mut sink);
-            }
+            task(bi, bj, &mut *space.get());
             ctl.add_done(1);
         });
         if ctl.is_cancelled() {
             return Err(Error::Interrupted);
         }
     }
-    Ok(tops
-        .into_iter()
+    Ok(())
+}
+
+/// Mutex-wrapped per-block state, unwrapped again once the rounds are done.
+fn into_inner<S>(v: Vec<Mutex<S>>) -> Vec<S> {
+    v.into_iter()
         .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
-        .collect())
+        .collect()
+}
+
+/// Top-k of every row of a self-join, self excluded, per block of `block` rows.
+fn self_join_keys<T: Real>(
+    x: &Prepared<'_, T>,
+    k: usize,
+    block: usize,
+    screen: Screen,
+    ctl: &Control,
+) -> Result<Vec<TopK<T>>> {
+    let n = x.x.rows();
+    let nb = n.div_ceil(block);
+    let wanted = match screen {
+        Screen::Off => false,
+        Screen::On => nb > 1,
+        Screen::Auto => screen_wins(n, k, block),
+    };
+    let qs = if wanted { quant_set(x)? } else { None };
+    let tops: Vec<Mutex<TopK<T>>> = block_tops(n, block, k)?
+        .into_iter()
+        .map(Mutex::new)
+        .collect();
+    join_rounds(nb, ctl, |bi, bj, work| {
+        let (i0, i1) = block_range(bi, block, n);
+        let (j0, j1) = block_range(bj, block, n);
+        let mut top_i = lock(&tops[bi]);
+        let tiles = ((x, (i0, i1), bi), (x, (j0, j1)));
+        if bi == bj {
+            let mut sink = RowSink {
+                top: &mut top_i,
+                first_row: 0,
+                first_col: j0 as u32,
+                skip: Some((0, 0)),
+            };
+            run_tile(tiles.0, tiles.1, work, &mut sink);
+        } else {
+            let mut sink = PairSink {
+                top_i: &mut top_i,
+                top_j: &mut lock(&tops[bj]),
+                ri: 0,
+                rj: 0,
+                i0: i0 as u32,
+                j0: j0 as u32,
+            };
+            match &qs {
+                Some(qs) => run_tile_screened(tiles.0, tiles.1, work, &mut sink, qs),
+                None => run_tile(tiles.0, tiles.1, work, &mut sink),
+            }
+        }
+    })?;
+    Ok(into_inner(tops))
 }
 
 /// Top-k of query blocks against the whole base, one task per query block.
@@ -554,6 +706,21 @@ fn assemble<T: Real>(
     })
 }
 
+/// A self-join of `n` rows can give each row `k` others: `1 <= k <= n - 1`, `n` in range.
+fn check_self_k(n: usize, k: usize) -> Result<()> {
+    check_rows(n)?;
+    if n < 2 {
+        return Err(invalid!("a self-join needs at least 2 rows, got {n}"));
+    }
+    if k < 1 || k > n - 1 {
+        return Err(invalid!(
+            "k must satisfy 1 <= k <= {} (n - 1) for a self-join of {n} rows, got {k}",
+            n - 1
+        ));
+    }
+    Ok(())
+}
+
 /// Exact k nearest neighbours of every row of `x` among the other rows (self-join).
 ///
 /// Errors: `k` outside `1..=n-1`, fewer than 2 rows, a row the metric cannot use
@@ -564,17 +731,7 @@ pub fn knn_self<T: Real>(
     ctl: &Control,
 ) -> Result<Neighbors<T>> {
     let n = x.rows();
-    check_rows(n)?;
-    if n < 2 {
-        return Err(invalid!("a self-join needs at least 2 rows, got {n}"));
-    }
-    if opts.k < 1 || opts.k > n - 1 {
-        return Err(invalid!(
-            "k must satisfy 1 <= k <= {} (n - 1) for a self-join of {n} rows, got {}",
-            n - 1,
-            opts.k
-        ));
-    }
+    check_self_k(n, opts.k)?;
     pool::install(opts.threads, || {
         let out = alloc_output::<T>(n, opts.k)?;
         let params = Params::for_set(&x, opts.metric)?;
@@ -584,7 +741,7 @@ pub fn knn_self<T: Real>(
         let blocks = if others == 0 {
             block_tops(n, block, 0)?
         } else {
-            self_join_keys(&prepared, others, block, ctl)?
+            self_join_keys(&prepared, others, block, opts.screen, ctl)?
         };
         if !opts.include_self {
             return assemble(blocks, out, opts.k, &params, None);
@@ -1026,6 +1183,80 @@ mod tests {
                     assert_eq!(qs, ss);
                 }
             }
+        }
+    }
+
+    /// The int8 screen changes no bit of a cosine f32 self-join: rows with near-ties,
+    /// duplicates and a wide dynamic range, blocks small enough that many rounds run screened.
+    #[test]
+    fn screened_self_join_equals_unscreened_bit_for_bit() {
+        let mut seed = 21;
+        for &(n, d, k, block) in &[
+            (300, 5, 3, 32),
+            (257, 40, 10, 48),
+            (200, 1, 4, 16),
+            (150, 301, 20, 32),
+        ] {
+            let mut x: Vec<f32> = (0..n * d)
+                .map(|i| {
+                    let v = (lcg(&mut seed) % 2001) as f32 / 1000.0 - 1.0;
+                    if i % 7 == 0 {
+                        v * 1e-6
+                    } else {
+                        v
+                    }
+                })
+                .collect();
+            // Duplicates and a scaled copy.
+            x.copy_within(0..d, d);
+            for v in &mut x[2 * d..3 * d] {
+                *v *= 1e20;
+            }
+            x.copy_within(3 * d..4 * d, 5 * d);
+            let m = Matrix::new(&x, n, d).unwrap();
+            for include_self in [false, true] {
+                let mut o = KnnOptions::new(k, Metric::Cosine);
+                o.block = block;
+                o.include_self = include_self;
+                o.screen = Screen::Off;
+                let off = knn_self(m, &o, &Control::new()).unwrap();
+                o.screen = Screen::On;
+                let before = screen::counters().0;
+                let on = knn_self(m, &o, &Control::new()).unwrap();
+                if screen::available() {
+                    assert!(screen::counters().0 > before, "no tile was screened");
+                }
+                assert_eq!(on.indices, off.indices, "n={n} d={d} k={k}");
+                let bits = |v: &[f32]| v.iter().map(|s| s.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&on.scores), bits(&off.scores), "n={n} d={d} k={k}");
+            }
+        }
+        assert!(Screen::parse("maybe").is_err());
+        assert_eq!(Screen::parse("on").unwrap(), Screen::On);
+    }
+
+    /// `Screen::Auto` screens the measured wins (large n, small k) and leaves off the
+    /// measured losses and break-evens (docs/screening.md).
+    #[test]
+    fn auto_screens_where_measured_to_win() {
+        let on = |n: usize, k: usize, threads: usize| screen_wins(n, k, auto_block(n, threads));
+        for (n, k) in [
+            (20_000, 10),
+            (50_000, 10),
+            (100_000, 10),
+            (400_000, 10),
+            (10_000_000, 100),
+        ] {
+            assert!(on(n, k, 1) && on(n, k, 2), "n={n} k={k}");
+        }
+        for (n, k) in [
+            (20_000, 100),
+            (30_000, 100),
+            (50_000, 100),
+            (1_000, 10),
+            (300, 1),
+        ] {
+            assert!(!on(n, k, 1) && !on(n, k, 2), "n={n} k={k}");
         }
     }
 

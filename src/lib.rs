@@ -27,7 +27,7 @@ mod bindings_measures;
 
 pub use control::Control;
 pub use error::{Error, Result, RowProblem};
-pub use knn::ranks::{rank_counts, RankOptions};
+pub use knn::ranks::{knn_self_ranked, rank_counts, RankOptions};
 pub use knn::{
     block_pair_topk, block_topk, finish_partial, knn_query, knn_query_sides, knn_self,
     merge_partial, pair_scores, KnnOptions, Neighbors, PartialTopK,

@@ -99,7 +99,14 @@ pub fn masked_hsic(
             ));
         }
     }
-    let lists = Lists { ia, ib, kmax, k };
+    let narrow = n < u32::MAX as usize;
+    let lists = Lists {
+        ia,
+        ib,
+        kmax,
+        k,
+        narrow,
+    };
     // For entry (i, c) of B's first k: its column in A's first k, or -1 (not mutual).
     let mut pos = try_vec(n * k, -1i32, "the mutual entries")?;
     pos.par_chunks_mut(k * 256)
@@ -119,43 +126,76 @@ struct Lists<'a> {
     ib: &'a [i64],
     kmax: usize,
     k: usize,
+    /// Every entry (checked to lie in 0..n) fits in a u32 below u32::MAX: n < u32::MAX.
+    narrow: bool,
 }
 
 impl Lists<'_> {
     /// `out[(i - i0) * k + c]`: the column of `ib[i][c]` in `ia[i][..k]`, or -1, for the rows
-    /// `i0..` that `out` covers.
+    /// `i0..` that `out` covers (whole rows).
     fn positions(&self, i0: usize, out: &mut [i32]) {
         let (kmax, k) = (self.kmax, self.k);
-        for (t, o) in out.iter_mut().enumerate() {
-            let (i, c) = (i0 + t / k, t % k);
-            let j = self.ib[i * kmax + c];
-            // The first match, without an early exit (a select and a min over k entries,
-            // which the compiler vectorises); k when there is none.
-            let at = self.ia[i * kmax..i * kmax + k]
-                .iter()
-                .zip(0u32..)
-                .map(|(&x, q)| if x == j { q } else { k as u32 })
-                .min()
-                .unwrap_or(k as u32);
-            *o = if at as usize == k { -1 } else { at as i32 };
+        for (r, orow) in out.chunks_exact_mut(k).enumerate() {
+            let i = i0 + r;
+            let a = &self.ia[i * kmax..i * kmax + k];
+            let b = &self.ib[i * kmax..i * kmax + k];
+            if k <= PAD && self.narrow {
+                // A's row as u32 lanes in a fixed-width array (the padding, u32::MAX, is no
+                // index): one compare per lane and a bit mask, which the compiler unrolls
+                // into 32-bit vector compares even at the baseline SSE2.
+                let mut row = [u32::MAX; PAD];
+                row.iter_mut().zip(a).for_each(|(r, &x)| *r = x as u32);
+                for (o, &j) in orow.iter_mut().zip(b) {
+                    let j = j as u32;
+                    let mut m = 0u32;
+                    for (q, &x) in row.iter().enumerate() {
+                        m |= u32::from(x == j) << q;
+                    }
+                    *o = if m == 0 {
+                        -1
+                    } else {
+                        m.trailing_zeros() as i32
+                    };
+                }
+            } else {
+                for (o, &j) in orow.iter_mut().zip(b) {
+                    // The first match, without an early exit; k when there is none.
+                    let at = a
+                        .iter()
+                        .zip(0u32..)
+                        .map(|(&x, q)| if x == j { q } else { k as u32 })
+                        .min()
+                        .unwrap_or(k as u32);
+                    *o = if at as usize == k { -1 } else { at as i32 };
+                }
+            }
         }
     }
 
-    /// `out[(i - i0) * k + c]`: whether the mutual pair (i, j = ib[i][c]) is mutual as (j, i).
+    /// `out[(i - i0) * k + c]`: whether the mutual pair (i, j = ib[i][c]) is mutual as (j, i),
+    /// for the rows `i0..` that `out` covers (whole rows).
     fn reverse(&self, pos: &[i32], i0: usize, out: &mut [bool]) {
         let (kmax, k) = (self.kmax, self.k);
-        for (t, o) in out.iter_mut().enumerate() {
-            let (i, c) = (i0 + t / k, t % k);
-            if pos[i * k + c] < 0 {
-                *o = false;
-                continue;
+        for (r, orow) in out.chunks_exact_mut(k).enumerate() {
+            let i = i0 + r;
+            for (c, o) in orow.iter_mut().enumerate() {
+                if pos[i * k + c] < 0 {
+                    *o = false;
+                    continue;
+                }
+                let j = self.ib[i * kmax + c] as usize;
+                let (jb, jp) = (&self.ib[j * kmax..j * kmax + k], &pos[j * k..(j + 1) * k]);
+                *o = jb
+                    .iter()
+                    .zip(jp)
+                    .fold(false, |acc, (&x, &p)| acc | ((x == i as i64) & (p >= 0)));
             }
-            let j = self.ib[i * kmax + c] as usize;
-            let jb = &self.ib[j * kmax..j * kmax + k];
-            *o = (0..k).any(|c2| jb[c2] == i as i64 && pos[j * k + c2] >= 0);
         }
     }
 }
+
+/// Lists of at most this many columns take the fixed-width path of [`Lists::positions`].
+const PAD: usize = 16;
 
 /// The masked HSIC from the mutual positions and reverse flags (sums in row order, f64).
 fn hsic_sums(l: &Lists<'_>, sa: &[f64], sb: &[f64], pos: &[i32], back: &[bool]) -> Result<f64> {
@@ -256,6 +296,7 @@ pub fn pair_stats(
                 ib: lists[b],
                 kmax,
                 k,
+                narrow: n < u32::MAX as usize,
             };
             let mut pos = try_vec(n * k, -1i32, "the mutual entries")?;
             l.positions(0, &mut pos);
@@ -337,6 +378,72 @@ mod tests {
         assert!(pair_stats(&ls, &ss, kmax, k, &[(0, 3)]).is_err());
         assert!(pair_stats(&ls, &ss[..2], kmax, k, &pairs).is_err());
         assert!(pair_stats(&ls, &ss, kmax, 0, &pairs).is_err());
+    }
+
+    /// The list matching of every k, on the fixed-width path (k <= 16, narrow entries) and
+    /// the general one, against a brute-force search: positions and reciprocal flags.
+    #[test]
+    fn positions_and_reverse_equal_brute_force_on_both_paths() {
+        let (n, kmax) = (60usize, 24usize);
+        let mut seed = 9u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            seed >> 33
+        };
+        let mut rows = |near: u64| -> Vec<i64> {
+            let mut l = Vec::new();
+            for i in 0..n {
+                let mut row: Vec<i64> = Vec::new();
+                while row.len() < kmax {
+                    // neighbours near i, so that many entries match and are reciprocal
+                    let j = ((i as u64 + n as u64 + next() % (2 * near + 1)) - near) as usize % n;
+                    if j != i && !row.contains(&(j as i64)) {
+                        row.push(j as i64);
+                    }
+                }
+                l.extend(row);
+            }
+            l
+        };
+        let (ia, ib) = (rows(12), rows(12));
+        for k in [1, 4, 10, 16, 17, 24] {
+            for narrow in [true, false] {
+                let l = Lists {
+                    ia: &ia,
+                    ib: &ib,
+                    kmax,
+                    k,
+                    narrow,
+                };
+                let mut pos = vec![-2i32; n * k];
+                l.positions(0, &mut pos);
+                let mut back = vec![true; n * k];
+                l.reverse(&pos, 0, &mut back);
+                let a_row = |i: usize| &ia[i * kmax..i * kmax + k];
+                let b_row = |i: usize| &ib[i * kmax..i * kmax + k];
+                let mutual = |i: usize, j: i64| a_row(i).contains(&j) && b_row(i).contains(&j);
+                let mut hits = 0;
+                for i in 0..n {
+                    for c in 0..k {
+                        let j = ib[i * kmax + c];
+                        let want = a_row(i)
+                            .iter()
+                            .position(|&x| x == j)
+                            .map_or(-1, |p| p as i32);
+                        assert_eq!(pos[i * k + c], want, "k={k} narrow={narrow} ({i}, {c})");
+                        let rec = want >= 0 && mutual(j as usize, i as i64);
+                        assert_eq!(back[i * k + c], rec, "k={k} narrow={narrow} ({i}, {c})");
+                        hits += usize::from(rec);
+                    }
+                }
+                assert!(
+                    k < 10 || hits > 0,
+                    "k={k}: the data should hold reciprocal pairs"
+                );
+            }
+        }
     }
 
     /// The masked HSIC of tiny lists against the formula written out by hand: rows 0 and 1

@@ -287,7 +287,7 @@ impl<'a, T: Real> Prepared<'a, T> {
                     .for_each(|(c, out)| {
                         let mut buf = Vec::with_capacity(x.cols());
                         for (r, o) in out.iter_mut().enumerate() {
-                            p_row(&p, c * SCAN_CHUNK + r, &mut buf);
+                            p.prepare_row(c * SCAN_CHUNK + r, &mut buf);
                             *o = dot_chain(&buf, &buf, fused);
                         }
                     });
@@ -364,30 +364,51 @@ impl<'a, T: Real> Prepared<'a, T> {
         j: usize,
         bufs: &mut PairBufs<T>,
     ) -> T {
-        p_row(self, i, &mut bufs.0);
-        p_row(other, j, &mut bufs.1);
-        let dot = dot_chain(&bufs.0, &bufs.1, crate::kernel::fused());
+        self.prepare_row(i, &mut bufs.0);
+        other.prepare_row(j, &mut bufs.1);
+        self.key_of_rows(i, &bufs.0, other, j, &bufs.1)
+    }
+
+    /// [`pair_key`](Self::pair_key) of rows already prepared by
+    /// [`prepare_row`](Self::prepare_row) (`a` is row `i` of `self`, `b` row `j` of `other`):
+    /// callers that pair one row with many prepare it once.
+    pub fn key_of_rows(&self, i: usize, a: &[T], other: &Prepared<'_, T>, j: usize, b: &[T]) -> T {
+        let dot = dot_chain(a, b, crate::kernel::fused());
         match self.params.metric {
             Metric::Cosine => crate::kernel::cosine_key(dot),
             Metric::InnerProduct => dot,
             Metric::Euclidean => crate::kernel::l2_key(dot, self.aux[i], other.aux[j]),
         }
     }
+
+    /// Row `i`, prepared as the kernel sees it, into `buf`: [`value`](Self::value) of each
+    /// entry, with the metric's case chosen once per row rather than per entry.
+    pub fn prepare_row(&self, i: usize, buf: &mut Vec<T>) {
+        let row = self.x.row(i);
+        buf.clear();
+        match self.params.metric {
+            Metric::Cosine => match self.cos_t[i] {
+                f if f == T::ZERO => {
+                    let g = self.cos_factor[i];
+                    buf.extend(row.iter().map(|&v| T::from_f64(v.to_f64() * g)));
+                }
+                f => buf.extend(row.iter().map(|&v| v * f)),
+            },
+            Metric::InnerProduct => {
+                let s = self.params.scale;
+                buf.extend(row.iter().map(|&v| v * s));
+            }
+            Metric::Euclidean => {
+                let s = self.params.scale;
+                let c = &self.params.centre;
+                buf.extend(row.iter().zip(c).map(|(&v, &c)| (v - c) * s));
+            }
+        }
+    }
 }
 
 /// Two row buffers reused by [`Prepared::pair_key`].
 pub type PairBufs<T> = (Vec<T>, Vec<T>);
-
-/// Row `i` of `p`, prepared, into `buf`.
-fn p_row<T: Real>(p: &Prepared<'_, T>, i: usize, buf: &mut Vec<T>) {
-    buf.clear();
-    buf.extend(
-        p.x.row(i)
-            .iter()
-            .enumerate()
-            .map(|(k, &v)| p.value(i, k, v)),
-    );
-}
 
 /// `2^e / |x 2^e|` for a non-zero finite row, `e` bringing its largest value into [0.5, 1);
 /// the norm is summed in f64, where the scaled squares neither overflow nor underflow badly.

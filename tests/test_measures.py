@@ -65,6 +65,18 @@ def test_rank_measures_equal_reference_ties_included(pair, metric, data) -> None
     _close(nno.rnx_auc(X, Y, metric=metric), ref.rnx_auc(x, y, metric=metric))
 
 
+def _draw_chosen(data, n: int, m: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Up to m distinct other rows per row (-1 pads), and the (i, j) pairs they name."""
+    chosen = np.full((n, m), -1, dtype=np.int64)
+    pairs = []
+    for i in range(n):
+        others = [j for j in range(n) if j != i]
+        picks = data.draw(st.lists(st.sampled_from(others), max_size=m, unique=True))
+        chosen[i, : len(picks)] = picks
+        pairs += [(i, j) for j in picks]
+    return chosen, pairs
+
+
 @given(int_pair(max_n=40), st.data())
 def test_rank_counts_equal_reference_ranks(pair, data) -> None:
     from nnoverlap.measures.primitives import rank_counts
@@ -73,13 +85,7 @@ def test_rank_counts_equal_reference_ranks(pair, data) -> None:
     n = X.shape[0]
     metric = data.draw(st.sampled_from(["ip", "l2"]))
     m = data.draw(st.integers(1, n - 1))
-    chosen = np.full((n, m), -1, dtype=np.int64)
-    pairs = []
-    for i in range(n):
-        others = [j for j in range(n) if j != i]
-        picks = data.draw(st.lists(st.sampled_from(others), max_size=m, unique=True))
-        chosen[i, : len(picks)] = picks
-        pairs += [(i, j) for j in picks]
+    chosen, pairs = _draw_chosen(data, n, m)
     want = ref.ranks(X.tolist(), pairs, metric=metric)
     for dtype in (np.float32, np.float64):
         x = X.astype(dtype)
@@ -87,6 +93,96 @@ def test_rank_counts_equal_reference_ranks(pair, data) -> None:
             got = rank_counts(x, chosen, metric, _block=block)
             assert got[chosen >= 0].tolist() == want, (dtype, block)
             assert (got[chosen < 0] == 0).all()
+
+
+@given(int_pair(max_n=40), st.data())
+def test_fused_knn_and_rank_pass_equals_reference_lists_and_ranks(pair, data) -> None:
+    # _core.knn_ranked: the self-join's lists and the ranks of chosen candidates from one
+    # sweep. Both must equal the reference (exact ties and duplicates: the tie rule on both
+    # sides of off-diagonal tiles and in diagonal ones), whatever the block size.
+    from nnoverlap import _core
+
+    X, _ = pair
+    n = X.shape[0]
+    metric = data.draw(st.sampled_from(["ip", "l2"]))
+    k = data.draw(st.integers(1, n - 1))
+    m = data.draw(st.integers(0, n - 1))
+    chosen, pairs = _draw_chosen(data, n, m)
+    want_ranks = ref.ranks(X.tolist(), pairs, metric=metric)
+    want_scores, want_idx = ref.knn(X.tolist(), k, metric=metric)
+    for dtype in (np.float32, np.float64):
+        x = X.astype(dtype)
+        for block in (1, 2, 5, 0):  # tiny blocks: many tiles and rounds
+            scores, idx, ranks = _core.knn_ranked(x, k, chosen, metric, None, block)
+            assert ranks[chosen >= 0].tolist() == want_ranks, (dtype, block)
+            assert (ranks[chosen < 0] == 0).all()
+            assert idx.tolist() == want_idx, (dtype, block)
+            np.testing.assert_allclose(scores, want_scores, rtol=1e-6, atol=1e-6)
+
+
+def test_trustworthiness_continuity_mrre_share_one_fused_pass_and_equal_separate_calls() -> None:
+    # measure() takes the cross ranks from a fused sweep and a cache; every value must equal
+    # the measures called one by one, and those must equal the plain passes they replace.
+    from nnoverlap.measures.primitives import rank_counts
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(300, 12)).astype(np.float32)
+    Y = (X[:, :4] + 0.3 * rng.normal(size=(300, 4))).astype(np.float32)
+    names = ["trustworthiness", "continuity", "mrre_false", "mrre_missing"]
+    res = nno.measure(X, Y, k=[3, 10], measures=names, metric="l2")
+    mf, mm = nno.mrre(X, Y, k=[3, 10], metric="l2")
+    single = {
+        "trustworthiness": nno.trustworthiness(X, Y, k=[3, 10], metric="l2"),
+        "continuity": nno.continuity(X, Y, k=[3, 10], metric="l2"),
+        "mrre_false": mf,
+        "mrre_missing": mm,
+    }
+    for name in names:
+        for c, kk in enumerate([3, 10]):
+            assert res[name, kk].value == single[name][c], (name, kk)
+    # the ranks in X of Y's lists, as the separate passes give them
+    ny = nno.knn(Y, 10, metric="l2")
+    want = rank_counts(X, ny.indices.astype(np.int64), "l2")
+    from nnoverlap import _core
+
+    _, idx, got = _core.knn_ranked(X, 10, ny.indices.astype(np.int64), "l2", None, 0)
+    assert (got == want).all()
+    assert (idx == nno.knn(X, 10, metric="l2").indices).all()
+
+
+@pytest.mark.parametrize("metric", ["cosine", "ip", "l2"])
+def test_fused_and_separate_rank_passes_give_equal_measures(monkeypatch, metric) -> None:
+    # The fused sweep is taken only where the estimate says it pays; forcing either path must
+    # change no value (per item, every k, all four rank measures).
+    from nnoverlap.measures import ranks
+
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(250, 9))
+    Y = X[:, :3] + 0.4 * rng.normal(size=(250, 3))
+    names = ["trustworthiness", "continuity", "mrre_false", "mrre_missing"]
+    got = {}
+    for limit in (-1.0, 2.0):  # never fuse, always fuse
+        monkeypatch.setattr(ranks, "FUSED_MAX_FRACTION", limit)
+        res = nno.measure(X, Y, k=[2, 7], measures=names, metric=metric)
+        got[limit] = [(r.value, r.per_item.tolist()) for r in res]
+        assert nno.trustworthiness(X, Y, k=7, metric=metric) == res["trustworthiness", 7].value
+    assert got[-1.0] == got[2.0]
+
+
+def test_offered_fraction_estimates_the_pairs_the_fused_sweep_counts() -> None:
+    from nnoverlap.measures.ranks import offered_fraction
+
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(120, 6))
+    chosen = nno.knn(X[:, :2].copy(), 5).indices
+    keys = X @ X.T / np.outer(np.linalg.norm(X, axis=1), np.linalg.norm(X, axis=1))
+    low = np.take_along_axis(keys, chosen, axis=1).min(axis=1)
+    np.fill_diagonal(keys, -np.inf)
+    want = (keys >= low[:, None]).sum() / (120 * 119)
+    # up to one pair per row: the chosen key itself, scored by another rounding
+    assert offered_fraction(X, chosen, "cosine", rows=120) == pytest.approx(want, abs=1 / 119)
+    # a sample of the rows stays near it
+    assert abs(offered_fraction(X, chosen, "cosine", rows=30) - want) < 0.15
 
 
 def _floats(seed: int, n: int = 40, d: int = 5) -> tuple[np.ndarray, np.ndarray]:

@@ -133,6 +133,7 @@ def knn(
     include_self: bool = False,
     threads: int | None = None,
     progress: Progress | None = None,
+    screen: str = "auto",
     _block: int | None = None,
 ) -> KnnResult:
     """Exact k nearest neighbours of every row of ``x``.
@@ -152,6 +153,13 @@ def knn(
         include_self: self-join only; count each row as its own first neighbour.
         threads: worker threads; None uses ``RAYON_NUM_THREADS`` or all cores.
         progress: optional ``callback(done, total)``, called about every 0.1 s.
+        screen: ``"auto"`` (default), ``"on"`` or ``"off"``: whether a cosine float32
+            self-join first scores pairs with an int8 product and a proven error bound, and
+            recomputes exactly only the pairs that can enter a top-k. The result is the
+            same bit for bit; only the speed changes. It needs a CPU with AVX-512 VNNI
+            (``nnoverlap._core.SCREEN``); elsewhere, and for other metrics, dtypes and
+            queries, it is off. ``"auto"`` screens only where it is expected to win (large
+            n, small k; see docs/screening.md).
 
     Returns:
         ``KnnResult(scores, indices)``, both of shape (n, k).
@@ -175,7 +183,9 @@ def knn(
     if base is None:
         high, what = _self_join_range(arr.shape[0])
         kk = _check_k(k, high, what)
-        scores, indices = _core.knn(arr, None, kk, metric, with_self, nthreads, block, progress)
+        scores, indices = _core.knn(
+            arr, None, kk, metric, with_self, nthreads, block, progress, screen=screen
+        )
         return KnnResult(scores, indices)
     if with_self:
         raise ValueError("include_self=True applies to a self-join only (base=None)")
@@ -191,7 +201,17 @@ def knn(
         raise ValueError(f"queries must have at least 1 row, got shape {arr.shape}")
     kk = _check_k(k, b.shape[0], f"the number of base rows, {b.shape[0]}")
     scores, indices = _core.knn(
-        arr, b, kk, metric, False, nthreads, block, progress, name="queries", base_name="base"
+        arr,
+        b,
+        kk,
+        metric,
+        False,
+        nthreads,
+        block,
+        progress,
+        name="queries",
+        base_name="base",
+        screen=screen,
     )
     return KnnResult(scores, indices)
 

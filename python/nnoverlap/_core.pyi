@@ -16,8 +16,10 @@ __all__ = [
     "_pair_scores",
     "_panic_for_tests",
     "_scan",
+    "_screen_counters",
     "FormatError",
     "KERNEL",
+    "SCREEN",
     "__version__",
     "detect_format",
     "THREAD_LIMIT",
@@ -35,6 +37,7 @@ __all__ = [
 ]
 __version__: str
 KERNEL: str
+SCREEN: bool  # whether this CPU runs the int8 screen (AVX-512 VNNI)
 THREAD_LIMIT: int
 
 def knn(
@@ -48,6 +51,7 @@ def knn(
     progress: Callable[[int, int], Any] | None = None,
     name: str = "x",
     base_name: str = "base",
+    screen: str = "auto",  # "auto" | "on" | "off": the int8 screen (cosine f32 self-join)
 ) -> tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.int64]]: ...
 def overlap(
     a: npt.NDArray[np.int64],
@@ -79,6 +83,16 @@ def rank_counts(
     block: int,  # rows per block; 0 chooses automatically
     progress: Callable[[int, int], Any] | None = None,
 ) -> npt.NDArray[np.int64]: ...
+def knn_ranked(
+    x: npt.NDArray[np.floating[Any]],
+    k: int,
+    chosen: npt.NDArray[np.int64],
+    metric: str,
+    threads: int | None,
+    block: int,  # rows per block; 0 chooses automatically
+    progress: Callable[[int, int], Any] | None = None,
+    name: str = "x",
+) -> tuple[npt.NDArray[np.floating[Any]], npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
 
 # Building blocks of the distributed path (nnoverlap.distributed) and the measures: keys are
 # ranking keys of prepared rows (see src/prep.rs), indices uint32 with u32::MAX for empty slots.
@@ -163,3 +177,4 @@ def write_embeddings(
     precision: int | None = None,
 ) -> None: ...
 def _panic_for_tests(in_pool: bool) -> None: ...
+def _screen_counters() -> tuple[int, int]: ...

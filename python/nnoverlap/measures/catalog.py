@@ -12,6 +12,7 @@ import numpy as np
 
 from .lists import ITEMS, Pair, cknna_self, cknna_value
 from .neighbors import Neighbors
+from .ranks import RankCache, mrre_items, tnc_items
 
 __all__ = ["MEASURES", "Spec", "cknna_selves", "list_values", "spec"]
 
@@ -98,25 +99,29 @@ def cknna_selves(na: Neighbors, nb: Neighbors, ks: Sequence[int]) -> Selves:
 
 
 def data_items(
-    name: str, na: Neighbors, nb: Neighbors, ks: list[int], threads: int | None
+    name: str,
+    na: Neighbors,
+    nb: Neighbors,
+    ks: list[int],
+    threads: int | None,
+    cache: RankCache | None = None,
 ) -> list[np.ndarray]:
-    """Per-item arrays at each k of a measure that needs the vectors."""
-    from .ranks import continuity, mrre, trustworthiness
+    """Per-item arrays at each k of a measure that needs the vectors; ``cache`` holds the
+    cross ranks found so far (shared by trustworthiness, continuity and MRRE)."""
     from .second_order import second_order_cosine
 
-    def cols(x: np.ndarray) -> list[np.ndarray]:
-        x = np.asarray(x)
-        return [x] if x.ndim == 1 else [x[:, c] for c in range(x.shape[1])]
-
-    metric = na.metric
-    if name in ("trustworthiness", "continuity"):
-        fn = trustworthiness if name == "trustworthiness" else continuity
-        return cols(fn(na, nb, ks, metric=metric, threads=threads, per_item=True))
+    if name == "trustworthiness":
+        return tnc_items(na, nb, ks, threads, cache)
+    if name == "continuity":
+        return tnc_items(nb, na, ks, threads, cache)
     if name in ("mrre_false", "mrre_missing"):
-        false, missing = mrre(na, nb, ks, metric=metric, threads=threads, per_item=True)
-        return cols(false if name == "mrre_false" else missing)
+        false, missing = mrre_items(na, nb, ks, threads, cache)
+        return false if name == "mrre_false" else missing
     if name == "second_order_cosine":
-        return cols(second_order_cosine(na, nb, ks, metric=metric, threads=threads, per_item=True))
+        x = np.asarray(
+            second_order_cosine(na, nb, ks, metric=na.metric, threads=threads, per_item=True)
+        )
+        return [x] if x.ndim == 1 else [x[:, c] for c in range(x.shape[1])]
     raise ValueError(f"{name} has no per-item values")
 
 

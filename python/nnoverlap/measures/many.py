@@ -25,6 +25,7 @@ from .catalog import (
 from .lists import Pair, check_pair_n, cknna_self
 from .neighbors import Neighbors, SetLike, n_of, resolve
 from .nulls import check_alpha, check_null, permutations, permute
+from .ranks import RankCache, ranked_lists
 from .results import MeasureResult, MeasureResults, bootstrap_interval, null_summary
 
 __all__ = ["CompareMany", "compare_many", "measure"]
@@ -88,7 +89,17 @@ def measure(
     need_data = any(s.needs_data for s in specs)
     metrics = {s.metric or metric for s in specs if s.kind != "global"} | {metric}
     lists: dict[str, tuple[Neighbors, Neighbors]] = {}
+    # Cross ranks (trustworthiness, continuity, MRRE) under the measures' metric: one set's
+    # lists come with them from a fused sweep, and every measure shares them.
+    names = {s.name for s in specs}
+    a_ranks = bool(names & {"trustworthiness", "mrre_false", "mrre_missing"})
+    b_ranks = bool(names & {"continuity", "mrre_false", "mrre_missing"})
+    cache: RankCache = {}
     for m in sorted(metrics):
+        if m == metric and (a_ranks or b_ranks):
+            na, nb, cache = ranked_lists(a, b, kmax, m, threads, a_ranks=a_ranks, b_ranks=b_ranks)
+            lists[m] = (na, nb)
+            continue
         lists[m] = (
             resolve(a, kmax, m, threads, "A", need_data=need_data),
             resolve(b, kmax, m, threads, "B", need_data=need_data),
@@ -105,7 +116,7 @@ def measure(
         if s.kind in ("list", "value"):
             observed[s.name] = list_values(pairs[m], s.name, ks, selves)
         elif s.kind == "data":
-            observed[s.name] = data_items(s.name, *lists[m], ks, threads)
+            observed[s.name] = data_items(s.name, *lists[m], ks, threads, cache)
         else:
             observed[s.name] = [global_value(s.name, *lists[metric], threads)]
 
@@ -251,10 +262,14 @@ def compare_many(
     shape = (len(rows), len(cols))
     values = {s.name: np.empty(shape) for s in specs}
     cheap = [s for s in specs if s.kind in ("list", "value")]
-    # cknna's per-set terms, once per set (they do not change under relabelling either)
+    # The measures of the overlaps o_i alone, and CKNNA: the whole matrix in one core call
+    # (parallel over the pairs), for the observed values and for each permutation.
+    batched = all(s.name in _BATCHED for s in cheap)
+    # cknna's per-set terms, once per set (they do not change under relabelling either); the
+    # batch computes them with the observed values, as the pairs (set, itself)
     self_a: list[float] = []
     self_b: list[float] = []
-    if any(s.name == "cknna" for s in specs):
+    if any(s.name == "cknna" for s in specs) and not batched:
         self_a = [cknna_self(na, kk) for na in la["cosine"]]
         self_b = self_a if sets_b is None else [cknna_self(nb, kk) for nb in lb["cosine"]]
 
@@ -265,10 +280,6 @@ def compare_many(
         p = Pair.build(la[m][i], nb, kk)
         sv = {kk: (self_a[i], self_b[j])} if self_a else None
         return {s.name: mean_of(list_values(p, s.name, [kk], sv)[0], s.name, kk) for s in which}
-
-    # The measures of the overlaps o_i alone, and CKNNA: the whole matrix in one core call
-    # (parallel over the pairs), for the observed values and for each permutation.
-    batched = all(s.name in _BATCHED for s in cheap)
 
     def batch_values(m: str, group_b: list[Neighbors]) -> dict[str, np.ndarray]:
         which = [s for s in cheap if (s.metric or metric) == m]
@@ -283,10 +294,19 @@ def compare_many(
             else []
         )
         ma = len(la[m])
-        pairs = np.array(
-            [(i, ma + j) for i in range(shape[0]) for j in range(shape[1])], dtype=np.int64
-        )
+        cross = [(i, ma + j) for i in range(shape[0]) for j in range(shape[1])]
+        selves = []
+        if want_hsic and not self_a:  # the observed lists: each set with itself too
+            selves = [(i, i) for i in range(ma)]
+            if sets_b is not None:
+                selves += [(ma + j, ma + j) for j in range(shape[1])]
+        pairs = np.array(cross + selves, dtype=np.int64)
         hist, hsic = _core.pair_stats(lists, scores, kk, pairs)
+        if selves:
+            own = hsic[len(cross) :].tolist()
+            self_a.extend(own[:ma])
+            self_b.extend(own[:ma] if sets_b is None else own[ma:])
+            hist, hsic = hist[: len(cross)], hsic[: len(cross)]
         o = np.arange(kk + 1, dtype=np.float64)
         out: dict[str, np.ndarray] = {}
         for s in which:

@@ -2,8 +2,11 @@
 
 Ranks of the <= k items of N_Y(i) \\ N_X(i) come from one rank-count pass over X
 (:func:`.primitives.rank_counts`): O(n k) memory, never an n x n matrix or a full sort. Ranks
-inside the lists are their positions. These measures have no cheap permutation null (a
-relabelled Y needs new ranks in X), and say so.
+inside the lists are their positions. Where X is an array, its lists and those ranks come from
+one fused sweep over X (``_core.knn_ranked``), the product of each pair serving both, and one
+call's measures share the ranks (``measure(..., measures=["trustworthiness", "continuity"])``:
+one k-NN pass over one set, one fused sweep over the other, one rank-count pass). These
+measures have no cheap permutation null (a relabelled Y needs new ranks in X), and say so.
 """
 
 from __future__ import annotations
@@ -16,18 +19,26 @@ from typing import Any, Union
 import numpy as np
 
 from .. import _api, _core
-from .lists import ListMeasure, Pair, check_pair_n, pair_lists, typed
-from .neighbors import Neighbors, SetLike
+from .lists import ListMeasure, Pair, check_pair_n, typed
+from .neighbors import Neighbors, SetLike, resolve
 from .primitives import _BLOCK, _threads, key_block, rank_counts
 
 __all__ = ["continuity", "mrre", "rnx_auc", "trustworthiness"]
 
 KSpec = Union[int, Sequence[int]]
+# r_X of N_Y, keyed by (id(nx), id(ny)) of Neighbors that stay alive while the cache is used
+# (inside one call): the ranks one fused pass or one rank-count pass found, for the others.
+RankCache = dict[tuple[int, int], np.ndarray]
 
 
-def cross_ranks(nx: Neighbors, ny: Neighbors, kmax: int, threads: int | None) -> np.ndarray:
+def cross_ranks(
+    nx: Neighbors, ny: Neighbors, kmax: int, threads: int | None, cache: RankCache | None = None
+) -> np.ndarray:
     """(n, kmax) int64: r_X(i, j) of each j = N_Y(i)[c]: its position in X's list when it is
-    there, else from the rank-count pass over X's vectors."""
+    there, else from the rank-count pass over X's vectors (or from ``cache``)."""
+    key = (id(nx), id(ny))
+    if cache is not None and key in cache and cache[key].shape[1] >= kmax:
+        return cache[key][:, :kmax]
     p = Pair.build(nx, ny, kmax)
     inside = p.pos >= 0
     chosen = np.where(inside, -1, p.ib)
@@ -36,7 +47,115 @@ def cross_ranks(nx: Neighbors, ny: Neighbors, kmax: int, threads: int | None) ->
         assert nx.data is not None  # resolve(..., need_data=True)
         counted = rank_counts(nx.data, chosen, nx.metric, threads)
         out = np.where(inside, out, counted)
+    if cache is not None:
+        cache[key] = out
     return out
+
+
+# The fused sweep hands each candidate at or above a row's lowest chosen key to a scalar
+# counting path; past a few per cent of the pairs that costs more than the product it saves
+# (the rank-count kernel counts in vector registers instead).
+FUSED_MAX_FRACTION = 0.02
+
+
+def offered_fraction(arr: np.ndarray, chosen: np.ndarray, metric: str, rows: int = 64) -> float:
+    """Estimated fraction of pairs (i, l) whose key reaches row i's lowest chosen key, from
+    ``rows`` evenly spaced rows scored against all (a guide to the path, never to a result;
+    NaN where the data cannot be scored, such as a zero row under cosine). One read of
+    ``arr`` in chunks: O(rows x 65,536) memory."""
+    n = arr.shape[0]
+    at = np.unique(np.linspace(0, n - 1, num=min(n, rows)).astype(np.int64))
+    sq = np.einsum("ij,ij->i", arr, arr, dtype=np.float64)
+    xs = arr[at]
+
+    def keys(dots: np.ndarray, sq_a: np.ndarray, sq_b: np.ndarray) -> np.ndarray:
+        if metric == "cosine":
+            return dots / np.sqrt(sq_a * sq_b)
+        if metric == "l2":
+            return 2 * dots - sq_a - sq_b
+        return dots
+
+    with np.errstate(all="ignore"):
+        ch = chosen[at]
+        low = np.full(len(at), np.inf)
+        for r, i in enumerate(at):
+            js = ch[r][ch[r] >= 0]
+            if js.size:
+                kj = keys((arr[js] @ arr[i]).astype(np.float64), sq[i], sq[js])
+                low[r] = kj.min()
+        reached = 0
+        for c0 in range(0, n, 65536):
+            blk = arr[c0 : c0 + 65536]
+            kb = keys((xs @ blk.T).astype(np.float64), sq[at, None], sq[None, c0 : c0 + len(blk)])
+            own = (at >= c0) & (at < c0 + len(blk))
+            kb[np.flatnonzero(own), at[own] - c0] = -np.inf
+            reached += int((kb >= low[:, None]).sum())
+    return reached / (len(at) * max(n - 1, 1))
+
+
+def _ranked(
+    s: SetLike, k: int, metric: str, threads: int | None, name: str, other: Neighbors
+) -> tuple[Neighbors, np.ndarray]:
+    """``s``'s lists at ``k`` and r_S of ``other``'s lists (every entry, inside or not) from
+    one fused sweep over ``s`` (``_core.knn_ranked``): one product per pair instead of the
+    two of a k-NN pass and a rank-count pass."""
+    arr = _api._as_matrix(s, name)
+    high, what = _api._self_join_range(arr.shape[0])
+    _api._check_k(k, high, what)
+    chosen = np.ascontiguousarray(other.indices[:, :k], dtype=np.int64)
+    scores, indices, ranks = _core.knn_ranked(arr, k, chosen, metric, threads, 0, None, name)
+    return Neighbors(indices, scores, metric, arr), ranks
+
+
+def _ranked_or_not(
+    s: SetLike, k: int, metric: str, threads: int | None, name: str, other: Neighbors
+) -> tuple[Neighbors, np.ndarray | None]:
+    """:func:`_ranked` where the fused sweep pays (:func:`offered_fraction`), else the plain
+    lists (the ranks then come from a rank-count pass when a measure asks)."""
+    arr = _api._as_matrix(s, name)
+    chosen = np.ascontiguousarray(other.indices[:, :k], dtype=np.int64)
+    if offered_fraction(arr, chosen, metric) < FUSED_MAX_FRACTION:
+        return _ranked(arr, k, metric, threads, name, other)
+    return resolve(arr, k, metric, threads, name, need_data=True), None
+
+
+def ranked_lists(
+    a: SetLike,
+    b: SetLike,
+    kmax: int,
+    metric: str,
+    threads: int | None,
+    *,
+    a_ranks: bool,
+    b_ranks: bool,
+    names: tuple[str, str] = ("A", "B"),
+) -> tuple[Neighbors, Neighbors, RankCache]:
+    """Both sets as Neighbors at ``kmax`` with their vectors, and a cache of the cross ranks
+    asked for (``a_ranks``: r_A of B's lists; ``b_ranks``: r_B of A's lists). One set given
+    as an array whose ranks are wanted gets its lists and those ranks from one fused sweep;
+    when both qualify, the one of larger dimension (the costlier product) does."""
+    cache: RankCache = {}
+    an, bn = names
+    fuse_a = a_ranks and not isinstance(a, Neighbors)
+    fuse_b = b_ranks and not isinstance(b, Neighbors)
+    if fuse_a and fuse_b:
+        da = _api._as_matrix(a, an).shape[1]
+        fuse_b = _api._as_matrix(b, bn).shape[1] > da
+        fuse_a = not fuse_b
+    if fuse_a:
+        nb = resolve(b, kmax, metric, threads, bn, need_data=True)
+        na, r = _ranked_or_not(a, kmax, metric, threads, an, nb)
+        if r is not None:
+            cache[(id(na), id(nb))] = r
+    elif fuse_b:
+        na = resolve(a, kmax, metric, threads, an, need_data=True)
+        nb, r = _ranked_or_not(b, kmax, metric, threads, bn, na)
+        if r is not None:
+            cache[(id(nb), id(na))] = r
+    else:
+        na = resolve(a, kmax, metric, threads, an, need_data=True)
+        nb = resolve(b, kmax, metric, threads, bn, need_data=True)
+    return na, nb, cache
 
 
 def _tnc_checks(a: SetLike, b: SetLike, k: KSpec) -> tuple[int, str]:
@@ -55,6 +174,16 @@ def _tnc_items(rx: np.ndarray, pos: np.ndarray, n: int, k: int) -> np.ndarray:
     return 1.0 - (2.0 / (k * (2 * n - 3 * k - 1))) * excess
 
 
+def tnc_items(
+    nx: Neighbors, ny: Neighbors, ks: list[int], threads: int | None, cache: RankCache | None
+) -> list[np.ndarray]:
+    """Per-item trustworthiness of Y's lists against X at each k (continuity: swap them)."""
+    kmax = max(ks)
+    rx = cross_ranks(nx, ny, kmax, threads, cache)
+    pos = Pair.build(nx, ny, kmax).pos
+    return [_tnc_items(rx, pos, nx.n, kk) for kk in ks]
+
+
 def _tnc(
     x: SetLike,
     y: SetLike,
@@ -64,11 +193,14 @@ def _tnc(
     per_item: bool,
 ) -> Any:
     high, what = _tnc_checks(x, y, k)
-    nx, ny, ks, single = pair_lists(x, y, k, metric, threads, high=high, what=what, need_data=True)
-    kmax = max(ks)
-    rx = cross_ranks(nx, ny, kmax, threads)
-    pos = Pair.build(nx, ny, kmax).pos
-    cols = [_tnc_items(rx, pos, nx.n, kk) for kk in ks]
+    metric = _api._check_metric(metric)
+    threads = _api._check_threads(threads)
+    ks, single = _api._check_ks(k, high, what)
+    # Y's lists first, then X's lists and the ranks in X of Y's lists in one sweep over X.
+    ny, nx, cache = ranked_lists(
+        y, x, max(ks), metric, threads, a_ranks=False, b_ranks=True, names=("B", "A")
+    )
+    cols = tnc_items(nx, ny, ks, threads, cache)
     if per_item:
         return cols[0] if single else np.stack(cols, axis=1)
     values = np.array([float(np.mean(c)) for c in cols])
@@ -90,7 +222,8 @@ def trustworthiness(
     averaged over items. It penalises neighbours in Y that are far in X. Needs k < n / 2.
 
     ``x``, ``y``: arrays or :class:`Neighbors` carrying their vectors (ranks beyond k need
-    them). One k-NN pass per set plus one rank-count pass over X.
+    them). A k-NN pass over Y, then X's lists and the ranks in X of Y's neighbours in one
+    fused sweep over X (given X's Neighbors: a rank-count pass over X instead).
 
     >>> import numpy as np, nnoverlap as nno
     >>> X = np.array([[0.0], [1.0], [3.0], [7.0], [8.0]])
@@ -148,10 +281,29 @@ def mrre(
     >>> nno.mrre(X, X, k=2, metric="l2")
     (1.0, 1.0)
     """
-    nx, ny, ks, single = pair_lists(x, y, k, metric, threads, need_data=True)
+    metric = _api._check_metric(metric)
+    threads = _api._check_threads(threads)
+    h, w = _api._self_join_range(check_pair_n(x, y))
+    ks, single = _api._check_ks(k, h, w)
+    nx, ny, cache = ranked_lists(x, y, max(ks), metric, threads, a_ranks=True, b_ranks=True)
+    false, missing = mrre_items(nx, ny, ks, threads, cache)
+    out: list[Any] = []
+    for cols in (false, missing):
+        if per_item:
+            out.append(cols[0] if single else np.stack(cols, axis=1))
+        else:
+            values = np.array([float(np.mean(col)) for col in cols])
+            out.append(values[:1].item() if single else values)
+    return out[0], out[1]
+
+
+def mrre_items(
+    nx: Neighbors, ny: Neighbors, ks: list[int], threads: int | None, cache: RankCache | None
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per-item (mrre_false, mrre_missing) at each k."""
     n, kmax = nx.n, max(ks)
-    rx_of_y = cross_ranks(nx, ny, kmax, threads)  # r_X of Y's neighbours
-    ry_of_x = cross_ranks(ny, nx, kmax, threads)  # r_Y of X's neighbours
+    rx_of_y = cross_ranks(nx, ny, kmax, threads, cache)  # r_X of Y's neighbours
+    ry_of_x = cross_ranks(ny, nx, kmax, threads, cache)  # r_Y of X's neighbours
     own = np.arange(1, kmax + 1, dtype=np.float64)[None, :]
 
     def side(base: np.ndarray, kk: int) -> np.ndarray:
@@ -159,15 +311,7 @@ def mrre(
         err = (np.abs(base[:, :kk] - own[:, :kk]) / own[:, :kk]).sum(axis=1)
         return 1.0 - err / c
 
-    out: list[Any] = []
-    for base in (rx_of_y, ry_of_x):
-        cols = [side(base, kk) for kk in ks]
-        if per_item:
-            out.append(cols[0] if single else np.stack(cols, axis=1))
-        else:
-            values = np.array([float(np.mean(col)) for col in cols])
-            out.append(values[:1].item() if single else values)
-    return out[0], out[1]
+    return [side(rx_of_y, kk) for kk in ks], [side(ry_of_x, kk) for kk in ks]
 
 
 def _as_data(s: SetLike, name: str, metric: str) -> np.ndarray:
