@@ -372,11 +372,7 @@ impl<T: Real, S: Sink<T>> Sink<f32> for F32Sink<'_, T, S> {
     }
 }
 
-// The AVX-512 intrinsics are stable since Rust 1.89, as is `target_feature(enable =
-// "avx512f")`, which the f32 kernel's AVX-512 build already needs (Cargo.toml's
-// `rust-version` says 1.80; the toolchain file pins 1.95).
 #[cfg(target_arch = "x86_64")]
-#[allow(clippy::incompatible_msrv)]
 mod vnni {
     use super::*;
     use std::arch::x86_64::*;
