@@ -326,9 +326,18 @@ impl<'a, T: Real> Prepared<'a, T> {
                 Metric::Cosine => {
                     let ft = &self.cos_t[first..first + live];
                     if ft.iter().all(|&f| f != T::ZERO) {
-                        for dk in dst.chunks_exact_mut(panel) {
-                            for (v, &f) in dk.iter_mut().zip(ft) {
-                                *v = *v * f;
+                        // The factors of a whole panel (padding rows, zeros, times one), so
+                        // that the loop runs the panel's full, fixed width in vector lanes.
+                        match panel {
+                            16 => scale_panels::<T, 16>(dst, ft),
+                            8 => scale_panels::<T, 8>(dst, ft),
+                            6 => scale_panels::<T, 6>(dst, ft),
+                            _ => {
+                                for dk in dst.chunks_exact_mut(panel) {
+                                    for (v, &f) in dk.iter_mut().zip(ft) {
+                                        *v = *v * f;
+                                    }
+                                }
                             }
                         }
                     } else {
@@ -403,6 +412,19 @@ impl<'a, T: Real> Prepared<'a, T> {
                 let c = &self.params.centre;
                 buf.extend(row.iter().zip(c).map(|(&v, &c)| (v - c) * s));
             }
+        }
+    }
+}
+
+/// Multiplies each row of packed panels of `P` rows by its factor (`f`, one per live row; the
+/// padding rows, zeros, are multiplied by one): a fixed-width loop the compiler vectorises.
+fn scale_panels<T: Real, const P: usize>(dst: &mut [T], f: &[T]) {
+    let mut fp = [T::ONE; P];
+    fp[..f.len()].copy_from_slice(f);
+    for dk in dst.chunks_exact_mut(P) {
+        let dk: &mut [T; P] = dk.try_into().expect("whole panels");
+        for (v, &f) in dk.iter_mut().zip(&fp) {
+            *v = *v * f;
         }
     }
 }

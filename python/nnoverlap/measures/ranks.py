@@ -58,7 +58,7 @@ def cross_ranks(
 FUSED_MAX_FRACTION = 0.02
 
 
-def offered_fraction(arr: np.ndarray, chosen: np.ndarray, metric: str, rows: int = 64) -> float:
+def offered_fraction(arr: np.ndarray, chosen: np.ndarray, metric: str, rows: int = 32) -> float:
     """Estimated fraction of pairs (i, l) whose key reaches row i's lowest chosen key, from
     ``rows`` evenly spaced rows scored against all (a guide to the path, never to a result;
     NaN where the data cannot be scored, such as a zero row under cosine). One read of
