@@ -27,6 +27,7 @@ __all__ = [
     "knn",
     "overlap",
     "rank_counts",
+    "knn_ranked",
     "find_in_rows",
     "masked_hsic",
     "pair_stats",
