@@ -180,6 +180,49 @@ impl<T: Real> Work<T> {
             qb: QuantBlock::default(),
         }
     }
+
+    /// Packs query rows `q0..q1` (unless block `a_block` is packed already) and base rows
+    /// `b0..b1`.
+    fn pack_blocks(
+        &mut self,
+        (q, (q0, q1), a_block): (&Prepared<'_, T>, (usize, usize), usize),
+        (b, (b0, b1)): (&Prepared<'_, T>, (usize, usize)),
+    ) {
+        if self.a_block != Some(a_block) {
+            pack_side(q, (q0, q1), T::MR, &mut self.a_pack, &mut self.a_aux);
+            self.a_block = Some(a_block);
+        }
+        pack_side(b, (b0, b1), T::NR, &mut self.b_pack, &mut self.b_aux);
+    }
+
+    /// Takes the thresholds of a tile's `m` rows and `n` columns from `sink`, padded to
+    /// whole panels.
+    fn take_thresholds<S: Sink<T>>(&mut self, (m, n): (usize, usize), sink: &S) {
+        let (pa, pb) = (m.div_ceil(T::MR), n.div_ceil(T::NR));
+        fill_thresholds(&mut self.a_thr, m, pa * T::MR, |r| sink.row_threshold(r));
+        fill_thresholds(&mut self.b_thr, n, pb * T::NR, |c| sink.col_threshold(c));
+    }
+}
+
+/// The tile of `rows x cols` packed rows of dimension `d` (the panels and per-row factors a
+/// [`Work`] holds after [`Work::pack_blocks`]).
+fn packed_tile<'w, T: Real>(
+    (a, a_aux): (&'w [T], &'w [T]),
+    (b, b_aux): (&'w [T], &'w [T]),
+    d: usize,
+    (rows, cols): (usize, usize),
+) -> Tile<'w, T> {
+    Tile {
+        d,
+        a,
+        pa: rows.div_ceil(T::MR),
+        b,
+        pb: cols.div_ceil(T::NR),
+        rows,
+        cols,
+        a_aux,
+        b_aux,
+    }
 }
 
 /// One [`Work`] per worker thread of the pool, reused from tile to tile so that the buffers
@@ -301,26 +344,15 @@ fn run_tile<T: Real, S: Sink<T>>(
     work: &mut Work<T>,
     sink: &mut S,
 ) {
-    let (m, n, d) = (q1 - q0, b1 - b0, q.x.cols());
-    let (pa, pb) = (m.div_ceil(T::MR), n.div_ceil(T::NR));
-    if work.a_block != Some(a_block) {
-        pack_side(q, (q0, q1), T::MR, &mut work.a_pack, &mut work.a_aux);
-        work.a_block = Some(a_block);
-    }
-    pack_side(b, (b0, b1), T::NR, &mut work.b_pack, &mut work.b_aux);
-    fill_thresholds(&mut work.a_thr, m, pa * T::MR, |r| sink.row_threshold(r));
-    fill_thresholds(&mut work.b_thr, n, pb * T::NR, |c| sink.col_threshold(c));
-    let tile = Tile {
-        d,
-        a: &work.a_pack,
-        pa,
-        b: &work.b_pack,
-        pb,
-        rows: m,
-        cols: n,
-        a_aux: &work.a_aux,
-        b_aux: &work.b_aux,
-    };
+    let (m, n) = (q1 - q0, b1 - b0);
+    work.pack_blocks((q, (q0, q1), a_block), (b, (b0, b1)));
+    work.take_thresholds((m, n), sink);
+    let tile = packed_tile(
+        (&work.a_pack, &work.a_aux),
+        (&work.b_pack, &work.b_aux),
+        q.x.cols(),
+        (m, n),
+    );
     let (at, bt) = (&mut work.a_thr, &mut work.b_thr);
     match q.params.metric {
         Metric::InnerProduct => T::tile::<DotKey, S>(&tile, at, bt, sink),
@@ -346,30 +378,19 @@ fn run_tile_screened<T: Real, S: Sink<T>>(
     if cold {
         return run_tile((q, (q0, q1), a_block), (b, (b0, b1)), work, sink);
     }
-    let (d, pa, pb) = (q.x.cols(), m.div_ceil(T::MR), n.div_ceil(T::NR));
-    if work.a_block != Some(a_block) {
-        pack_side(q, (q0, q1), T::MR, &mut work.a_pack, &mut work.a_aux);
-        work.a_block = Some(a_block);
-    }
     if work.qa_block != Some(a_block) {
         work.qa.pack_a(qs, (q0, q1));
         work.qa_block = Some(a_block);
     }
-    pack_side(b, (b0, b1), T::NR, &mut work.b_pack, &mut work.b_aux);
     work.qb.pack_b(qs, (b0, b1));
-    fill_thresholds(&mut work.a_thr, m, pa * T::MR, |r| sink.row_threshold(r));
-    fill_thresholds(&mut work.b_thr, n, pb * T::NR, |c| sink.col_threshold(c));
-    let tile = Tile {
-        d,
-        a: &work.a_pack,
-        pa,
-        b: &work.b_pack,
-        pb,
-        rows: m,
-        cols: n,
-        a_aux: &work.a_aux,
-        b_aux: &work.b_aux,
-    };
+    work.pack_blocks((q, (q0, q1), a_block), (b, (b0, b1)));
+    work.take_thresholds((m, n), sink);
+    let tile = packed_tile(
+        (&work.a_pack, &work.a_aux),
+        (&work.b_pack, &work.b_aux),
+        q.x.cols(),
+        (m, n),
+    );
     let (at, bt) = (&mut work.a_thr, &mut work.b_thr);
     if screen::tile(&tile, &work.qa, &work.qb, at, bt, sink).is_none() {
         T::tile::<CosineKey, S>(&tile, at, bt, sink);

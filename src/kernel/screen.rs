@@ -548,6 +548,29 @@ mod tests {
             .fold(0.0f32, |acc, (&x, &y)| x.mul_add(y, acc))
     }
 
+    /// The int8 image of `n` rows of dimension `d`, given already prepared.
+    fn quantised(x: &[f32], n: usize, d: usize) -> QuantSet {
+        QuantSet::new(n, d, |i, buf| {
+            buf.clear();
+            buf.extend_from_slice(&x[i * d..(i + 1) * d]);
+        })
+        .unwrap()
+        .unwrap()
+    }
+
+    /// The screen's score of pair (i, j): `s_i s_j (q_i . q_j)`, the integer product exact.
+    fn int8_score(set: &QuantSet, i: usize, j: usize) -> f64 {
+        let dg = set.dg;
+        let qi = &set.q[i * dg * 4..(i + 1) * dg * 4];
+        let qj = &set.q[j * dg * 4..(j + 1) * dg * 4];
+        let dot: i64 = qi
+            .iter()
+            .zip(qj)
+            .map(|(&a, &b)| i64::from(a) * i64::from(b))
+            .sum();
+        f64::from(set.scale[i]) * f64::from(set.scale[j]) * dot as f64
+    }
+
     /// The bound terms of [`QuantSet`] bound every pair's f32 chain from above: the score of
     /// the int8 product plus `w_a + w_b`, evaluated in f64, is at least the exact f32 key.
     #[test]
@@ -556,24 +579,11 @@ mod tests {
         for d in [1, 2, 3, 5, 16, 47, 300, 1100] {
             let n = 40;
             let x = rows(n, d, &mut seed);
-            let set = QuantSet::new(n, d, |i, buf| {
-                buf.clear();
-                buf.extend_from_slice(&x[i * d..(i + 1) * d]);
-            })
-            .unwrap()
-            .unwrap();
-            let dg = set.dg;
+            let set = quantised(&x, n, d);
             let mut worst = f64::INFINITY;
             for i in 0..n {
                 for j in 0..n {
-                    let qi = &set.q[i * dg * 4..(i + 1) * dg * 4];
-                    let qj = &set.q[j * dg * 4..(j + 1) * dg * 4];
-                    let dot: i64 = qi
-                        .iter()
-                        .zip(qj)
-                        .map(|(&a, &b)| i64::from(a) * i64::from(b))
-                        .sum();
-                    let score = f64::from(set.scale[i]) * f64::from(set.scale[j]) * dot as f64;
+                    let score = int8_score(&set, i, j);
                     let ub = score + f64::from(set.w[i]) + f64::from(set.w[j]);
                     let key =
                         cosine_key(exact_chain(&x[i * d..(i + 1) * d], &x[j * d..(j + 1) * d]));
@@ -595,23 +605,10 @@ mod tests {
         let mut seed = 5;
         let (n, d) = (40, 50);
         let x = rows(n, d, &mut seed);
-        let set = QuantSet::new(n, d, |i, buf| {
-            buf.clear();
-            buf.extend_from_slice(&x[i * d..(i + 1) * d]);
-        })
-        .unwrap()
-        .unwrap();
-        let dg = set.dg;
+        let set = quantised(&x, n, d);
         let broken = (0..n).any(|i| {
             (0..n).any(|j| {
-                let qi = &set.q[i * dg * 4..(i + 1) * dg * 4];
-                let qj = &set.q[j * dg * 4..(j + 1) * dg * 4];
-                let dot: i64 = qi
-                    .iter()
-                    .zip(qj)
-                    .map(|(&a, &b)| i64::from(a) * i64::from(b))
-                    .sum();
-                let score = f64::from(set.scale[i]) * f64::from(set.scale[j]) * dot as f64;
+                let score = int8_score(&set, i, j);
                 let key = exact_chain(&x[i * d..(i + 1) * d], &x[j * d..(j + 1) * d]);
                 f64::from(key) > score
             })

@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use super::{
     alloc_output, assemble, auto_block, block_for, block_range, block_tops, check_rows,
-    check_self_k, into_inner, join_rounds, lock, pack_side, run_tile, KnnOptions, Neighbors,
+    check_self_k, into_inner, join_rounds, lock, packed_tile, run_tile, KnnOptions, Neighbors,
 };
 use crate::control::Control;
 use crate::error::{invalid, try_vec, Result};
@@ -239,35 +239,13 @@ pub fn rank_counts<T: Real + CountKernel>(
         join_rounds(nb, ctl, |bi, bj, work| {
             let (i0, i1) = block_range(bi, block, n);
             let (j0, j1) = block_range(bj, block, n);
-            if work.a_block != Some(bi) {
-                pack_side(
-                    &prepared,
-                    (i0, i1),
-                    T::MR,
-                    &mut work.a_pack,
-                    &mut work.a_aux,
-                );
-                work.a_block = Some(bi);
-            }
-            pack_side(
-                &prepared,
-                (j0, j1),
-                T::NR,
-                &mut work.b_pack,
-                &mut work.b_aux,
+            work.pack_blocks((&prepared, (i0, i1), bi), (&prepared, (j0, j1)));
+            let tile = packed_tile(
+                (&work.a_pack, &work.a_aux),
+                (&work.b_pack, &work.b_aux),
+                x.cols(),
+                (i1 - i0, j1 - j0),
             );
-            let (rows, cols) = (i1 - i0, j1 - j0);
-            let tile = Tile {
-                d: x.cols(),
-                a: &work.a_pack,
-                pa: rows.div_ceil(T::MR),
-                b: &work.b_pack,
-                pb: cols.div_ceil(T::NR),
-                rows,
-                cols,
-                a_aux: &work.a_aux,
-                b_aux: &work.b_aux,
-            };
             let mut si = lock(&slots[bi]);
             let si = &mut *si;
             let row_side = Side {
