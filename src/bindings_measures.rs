@@ -203,19 +203,25 @@ fn masked_hsic(
         .map_err(to_pyerr)
 }
 
-/// pair_stats(lists, scores, k, pairs) -> ((P, k + 1) int64 histograms, (P,) float64 HSIC)
+/// pair_stats(lists, scores, k, pairs, reverse=False)
+///     -> ((P, k + 1) int64 histograms, (P,) float64 HSIC, (P,) float64 reverse HSIC)
 ///
 /// For each pair (a, b) of `pairs` (P x 2): how many items share 0..k of their first k
 /// neighbours in lists[a] and lists[b] (each (n, kmax) int64), and the masked HSIC of
-/// `masked_hsic` when `scores` (float64, one per list) is not empty (else NaN).
+/// `masked_hsic` when `scores` (float64, one per list) is not empty (else NaN). With
+/// `reverse`, also the HSIC of (b, a) from the same pass (else NaN): one family's matrix
+/// needs only the pairs a <= b (the histogram of (b, a) is that of (a, b)); rows must not
+/// repeat an item.
 #[pyfunction]
+#[pyo3(signature = (lists, scores, k, pairs, reverse=false))]
 fn pair_stats<'py>(
     py: Python<'py>,
     lists: Vec<PyReadonlyArray2<'py, i64>>,
     scores: Vec<PyReadonlyArray2<'py, f64>>,
     k: usize,
     pairs: PyReadonlyArray2<'py, i64>,
-) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyArray1<f64>>)> {
+    reverse: bool,
+) -> PyResult<PairStatsOut<'py>> {
     let kmax = lists.first().map_or(0, |l| l.shape()[1]);
     let ls = lists
         .iter()
@@ -227,21 +233,32 @@ fn pair_stats<'py>(
         .collect::<PyResult<Vec<_>>>()?;
     let ps = index_pairs(&pairs)?;
     let out = py
-        .detach(|| crate::pool::install(None, || crate::pair_stats(&ls, &ss, kmax, k, &ps)))
+        .detach(|| {
+            crate::pool::install(None, || crate::pair_stats(&ls, &ss, kmax, k, &ps, reverse))
+        })
         .and_then(|r| r)
         .map_err(to_pyerr)?;
     let mut hist = Vec::with_capacity(out.len() * (k + 1));
     let mut hsic = Vec::with_capacity(out.len());
+    let mut hsic_reverse = Vec::with_capacity(out.len());
     for st in &out {
         hist.extend(st.hist.iter().map(|&c| c as i64));
         hsic.push(st.hsic.unwrap_or(f64::NAN));
+        hsic_reverse.push(st.hsic_reverse.unwrap_or(f64::NAN));
     }
     let hist = Array2::from_shape_vec((out.len(), k + 1), hist).expect("shape matches");
     Ok((
         hist.into_pyarray(py).into_any(),
         Array1::from_vec(hsic).into_pyarray(py),
+        Array1::from_vec(hsic_reverse).into_pyarray(py),
     ))
 }
+
+type PairStatsOut<'py> = (
+    Bound<'py, PyAny>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<f64>>,
+);
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rank_counts, m)?)?;

@@ -75,7 +75,8 @@ def pair_stats(
     scores: list[npt.NDArray[np.float64]],
     k: int,
     pairs: npt.NDArray[np.int64],
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]: ...
+    reverse: bool = False,  # also the HSIC of (b, a); rows must not repeat an item
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
 def rank_counts(
     x: npt.NDArray[np.floating[Any]],
     chosen: npt.NDArray[np.int64],

@@ -286,7 +286,11 @@ def compare_many(
         if not which:
             return {}
         want_hsic = any(s.name == "cknna" for s in which)
-        group = [*la[m], *group_b]
+        # One family's observed lists: each unordered pair once, both directions from it
+        # (the overlaps of (j, i) are those of (i, j); the core sums cknna's (j, i) in the
+        # same pass); the diagonal pairs (i, i) give the sets' own cknna terms.
+        family = sets_b is None and group_b is la[m]
+        group = la[m] if family else [*la[m], *group_b]
         lists = [np.ascontiguousarray(g.indices[:, :kk], dtype=np.int64) for g in group]
         scores = (
             [np.ascontiguousarray(g.scores[:, :kk], dtype=np.float64) for g in group]
@@ -294,19 +298,34 @@ def compare_many(
             else []
         )
         ma = len(la[m])
-        cross = [(i, ma + j) for i in range(shape[0]) for j in range(shape[1])]
-        selves = []
-        if want_hsic and not self_a:  # the observed lists: each set with itself too
-            selves = [(i, i) for i in range(ma)]
-            if sets_b is not None:
-                selves += [(ma + j, ma + j) for j in range(shape[1])]
-        pairs = np.array(cross + selves, dtype=np.int64)
-        hist, hsic = _core.pair_stats(lists, scores, kk, pairs)
-        if selves:
-            own = hsic[len(cross) :].tolist()
-            self_a.extend(own[:ma])
-            self_b.extend(own[:ma] if sets_b is None else own[ma:])
-            hist, hsic = hist[: len(cross)], hsic[: len(cross)]
+        if family:
+            iu, ju = np.triu_indices(ma)
+            pairs = np.stack([iu, ju], axis=1).astype(np.int64)
+            hist_u, hsic_u, hsic_r = _core.pair_stats(lists, scores, kk, pairs, reverse=True)
+            square_hist = np.empty((ma, ma, kk + 1), dtype=np.int64)
+            square_hist[iu, ju], square_hist[ju, iu] = hist_u, hist_u
+            square = np.empty((ma, ma))
+            square[iu, ju], square[ju, iu] = hsic_u, hsic_r
+            if want_hsic and not self_a:
+                own = hsic_u[iu == ju].tolist()
+                self_a.extend(own)
+                self_b.extend(own)
+            hist, hsic = square_hist.reshape(-1, kk + 1), square.ravel()
+        else:
+            cross = [(i, ma + j) for i in range(shape[0]) for j in range(shape[1])]
+            selves = []
+            if want_hsic and not self_a:  # the observed lists: each set with itself too
+                selves = [(i, i) for i in range(ma)]
+                if sets_b is not None:
+                    selves += [(ma + j, ma + j) for j in range(shape[1])]
+            hist, hsic, _ = _core.pair_stats(
+                lists, scores, kk, np.array(cross + selves, dtype=np.int64)
+            )
+            if selves:
+                own = hsic[len(cross) :].tolist()
+                self_a.extend(own[:ma])
+                self_b.extend(own[:ma] if sets_b is None else own[ma:])
+                hist, hsic = hist[: len(cross)], hsic[: len(cross)]
         o = np.arange(kk + 1, dtype=np.float64)
         out: dict[str, np.ndarray] = {}
         for s in which:
