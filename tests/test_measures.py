@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import nnoverlap as nno
@@ -422,3 +422,108 @@ def test_compare_many_batched_path_equals_the_per_pair_path(monkeypatch) -> None
         np.testing.assert_array_equal(fast.p[name], slow.p[name])
     assert (fast["mnno"] == slow["mnno"]).all()  # sum(o_i) / (k n) both ways
     assert fast["mnno"][0, 1] == nno.mnno(sets[0], sets[1], k=6)
+
+
+PAIRWISE = {"mnno": nno.mutual_knn, "jaccard": nno.jaccard, "lcmc": nno.lcmc, "cknna": nno.cknna}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(2, 4),
+    st.integers(8, 40),
+    st.integers(2, 6),
+    st.integers(0, 2**32 - 1),
+    st.booleans(),
+)
+def test_compare_many_one_family_equals_pairwise_calls(m, n, k, seed, as_neighbors) -> None:
+    # one family asks the core for each unordered pair once (both directions from it): every
+    # entry must still be the pairwise call on (set i, set j), the asymmetric cknna too
+    k = min(k, n - 2)
+    rng = np.random.default_rng(seed)
+    base = rng.normal(size=(n, 3))
+    sets = [base + s * rng.normal(size=base.shape) for s in rng.uniform(0.05, 2.0, size=m)]
+    given_sets = [nno.neighbors(s, k=k + 1) for s in sets] if as_neighbors else sets
+    res = nno.compare_many(given_sets, k=k, measures=list(PAIRWISE))
+    for name, fn in PAIRWISE.items():
+        assert res[name].shape == (m, m)
+        for i in range(m):
+            for j in range(m):
+                want = fn(sets[i], sets[j], k=k)
+                assert abs(res[name][i, j] - want) <= 1e-12, (name, i, j, res[name][i, j], want)
+        if name != "cknna":
+            assert (res[name] == res[name].T).all()
+
+
+def test_compare_many_cknna_is_asymmetric_and_both_directions_equal_pairwise_calls() -> None:
+    # the reverse direction's masked HSIC comes from the same pass as the forward one, summed
+    # in its own order: [i, j] and [j, i] differ, and each equals nno.cknna bit for bit
+    rng = np.random.default_rng(21)
+    base = rng.normal(size=(300, 5))
+    sets = [base + s * rng.normal(size=base.shape) for s in (0.3, 0.8, 1.5)]
+    res = nno.compare_many(sets, k=8, measures=["cknna", "mnno"])
+    c = res["cknna"]
+    assert (c != c.T).any(), "the test data should make cknna asymmetric"
+    for i in range(3):
+        for j in range(3):
+            assert c[i, j] == nno.cknna(sets[i], sets[j], k=8), (i, j)
+    assert (res["mnno"] == res["mnno"].T).all()
+
+
+def test_pair_stats_reverse_equals_both_ordered_calls() -> None:
+    # the core's each-pair-once call against the ordered calls it replaces, bit for bit
+    from nnoverlap import _core
+
+    rng = np.random.default_rng(22)
+    nbs = [nno.neighbors(rng.normal(size=(200, 4)), k=6) for _ in range(3)]
+    lists = [nb.indices for nb in nbs]
+    scores = [nb.scores.astype(np.float64) for nb in nbs]
+    pairs = np.array([(a, b) for a in range(3) for b in range(a, 3)], dtype=np.int64)
+    hist, hsic, rev = _core.pair_stats(lists, scores, 6, pairs, reverse=True)
+    back = pairs[:, ::-1].copy()
+    hist_f, hsic_f, none = _core.pair_stats(lists, scores, 6, pairs)
+    hist_b, hsic_b, _ = _core.pair_stats(lists, scores, 6, back)
+    assert np.isnan(none).all()
+    np.testing.assert_array_equal(hist, hist_f)
+    np.testing.assert_array_equal(hist, hist_b)
+    assert hsic.tobytes() == hsic_f.tobytes() and rev.tobytes() == hsic_b.tobytes()
+    bad = lists[1].copy()
+    bad[7, 1] = bad[7, 0]
+    with pytest.raises(ValueError, match="set 1's list of row 7 repeats item"):
+        _core.pair_stats([lists[0], bad], [], 6, pairs[:1], reverse=True)
+
+
+def test_neighbors_rejects_a_row_that_repeats_an_item(tmp_path) -> None:
+    # each unordered pair once relies on rows of distinct items (the overlap of (b, a) is
+    # that of (a, b) only then)
+    idx = np.array([[1, 2], [2, 0], [3, 3], [0, 1]])
+    sc = np.zeros(idx.shape)
+    with pytest.raises(ValueError, match="row 2 of the neighbour lists names item 3 twice"):
+        nno.Neighbors(idx, sc, "cosine")
+    path = tmp_path / "bad.npz"
+    np.savez(path, indices=idx, scores=sc, metric=np.array("cosine"))
+    with pytest.raises(ValueError, match="row 2 .* names item 3 twice"):
+        nno.Neighbors.load(path)
+
+
+def test_neighbors_rejects_a_row_that_names_itself() -> None:
+    # NN^k(i) excludes i: a row holding its own item is refused, naming the row
+    idx = np.array([[1, 2], [1, 0], [0, 1]])
+    with pytest.raises(ValueError, match="row 1 of the neighbour lists names item 1 itself"):
+        nno.Neighbors(idx, np.zeros(idx.shape), "cosine")
+    ok = np.array([[1, 2], [2, 0], [0, 1]])
+    assert nno.Neighbors(ok, np.zeros(ok.shape), "cosine").k == 2
+
+
+def test_lists_the_package_makes_pass_the_row_check() -> None:
+    # the k-NN pass and the null's relabelling skip the constructor's row check (they are
+    # distinct by construction): check them here, with duplicate rows and ties
+    from nnoverlap.measures.neighbors import _check_rows
+    from nnoverlap.measures.nulls import permutations, permute
+
+    rng = np.random.default_rng(23)
+    x = rng.integers(-1, 2, size=(60, 2)).astype(float)  # many duplicate rows
+    for metric in ("cosine", "ip", "l2"):
+        nb = nno.neighbors(x + 1e-3 * (metric == "cosine"), k=20, metric=metric)
+        _check_rows(nb.indices)
+        for perm in permutations(60, 3, 0):
+            _check_rows(permute(nb, perm).indices)

@@ -59,6 +59,7 @@ class Neighbors:
             )
         if idx.size and (idx.min() < 0 or idx.max() >= n):
             raise ValueError(f"indices must lie in 0..{n - 1} (the items of the set)")
+        _check_rows(idx)
         self.metric = _api._check_metric(metric)
         self.indices = np.ascontiguousarray(idx, dtype=np.int64)
         self.scores = np.ascontiguousarray(sc)
@@ -66,6 +67,20 @@ class Neighbors:
         if data is not None and data.shape[0] != n:
             raise ValueError(f"data has {data.shape[0]} rows but the lists describe {n} items")
         self.data = data
+
+    @classmethod
+    def _trusted(
+        cls, indices: np.ndarray, scores: np.ndarray, metric: str, data: np.ndarray | None = None
+    ) -> Neighbors:
+        """Lists the package made itself (a k-NN pass, a relabelling by a permutation): the
+        constructor without its O(n k log k) check of the rows, which they pass by
+        construction. Everything from outside goes through ``Neighbors(...)``."""
+        out = cls.__new__(cls)
+        out.indices = np.ascontiguousarray(indices, dtype=np.int64)
+        out.scores = np.ascontiguousarray(scores)
+        out.n, out.k = int(out.indices.shape[0]), int(out.indices.shape[1])
+        out.metric, out.data = metric, data
+        return out
 
     def __repr__(self) -> str:
         with_data = "with data" if self.data is not None else "no data"
@@ -117,6 +132,42 @@ class Neighbors:
 
 SetLike = Union[Neighbors, Any]
 
+# Rows checked per block (bounds the sorted copy to 2**16 rows).
+_CHECK_ROWS = 1 << 16
+
+
+def _check_rows(idx: np.ndarray) -> None:
+    """Every row holds distinct items other than itself (NN^k(i) excludes i), else a
+    ValueError naming the first bad row and item: sorted rows compared with their
+    neighbours, O(n k log k), in blocks of rows.
+
+    >>> import numpy as np
+    >>> _check_rows(np.array([[1, 2], [2, 0], [0, 0]]))
+    Traceback (most recent call last):
+    ...
+    ValueError: row 2 of the neighbour lists names item 0 twice (each row must hold distinct items)
+    """
+    for start in range(0, idx.shape[0], _CHECK_ROWS):
+        block = idx[start : start + _CHECK_ROWS]
+        rows = np.arange(start, start + block.shape[0])[:, None]
+        own = block == rows
+        srt = np.sort(block, axis=1)
+        rep = srt[:, 1:] == srt[:, :-1]
+        bad = np.flatnonzero(own.any(axis=1) | rep.any(axis=1))
+        if not bad.size:
+            continue
+        r = int(bad[0])
+        if own[r].any():
+            raise ValueError(
+                f"row {start + r} of the neighbour lists names item {start + r} itself "
+                "(NN^k(i) excludes the item i)"
+            )
+        item = int(srt[r, 1:][rep[r]][0])
+        raise ValueError(
+            f"row {start + r} of the neighbour lists names item {item} twice "
+            "(each row must hold distinct items)"
+        )
+
 
 def neighbors(
     x: Any, k: int = 10, metric: str = "cosine", *, threads: int | None = None
@@ -133,7 +184,7 @@ def neighbors(
     """
     arr = _api._as_matrix(x, "x")
     scores, indices = _api.knn(arr, k, metric=metric, threads=threads)
-    return Neighbors(indices, scores, metric, arr)
+    return Neighbors._trusted(indices, scores, metric, arr)
 
 
 def resolve(
@@ -161,7 +212,7 @@ def resolve(
     high, what = _api._self_join_range(arr.shape[0])
     _api._check_k(k, high, what)
     scores, indices = _api.knn(arr, k, metric=metric, threads=threads)
-    return Neighbors(indices, scores, metric, arr)
+    return Neighbors._trusted(indices, scores, metric, arr)
 
 
 def n_of(s: SetLike, name: str) -> int:

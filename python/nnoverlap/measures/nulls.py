@@ -29,7 +29,8 @@ def permute(nb: Neighbors, perm: np.ndarray) -> Neighbors:
     """
     inv = np.empty_like(perm)
     inv[perm] = np.arange(perm.size)
-    return Neighbors(inv[nb.indices[perm]], nb.scores[perm], nb.metric)
+    # a permutation relabels distinct items to distinct items: the rows stay valid
+    return Neighbors._trusted(inv[nb.indices[perm]], nb.scores[perm], nb.metric)
 
 
 def permutations(n: int, count: int, seed: int | None) -> Any:

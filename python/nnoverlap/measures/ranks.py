@@ -104,7 +104,7 @@ def _ranked(
     _api._check_k(k, high, what)
     chosen = np.ascontiguousarray(other.indices[:, :k], dtype=np.int64)
     scores, indices, ranks = _core.knn_ranked(arr, k, chosen, metric, threads, 0, None, name)
-    return Neighbors(indices, scores, metric, arr), ranks
+    return Neighbors._trusted(indices, scores, metric, arr), ranks
 
 
 def _ranked_or_not(

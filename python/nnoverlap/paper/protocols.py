@@ -160,7 +160,7 @@ class NeighbourCache:
             ).indices
         arr = np.asarray(A)
         scores, indices = _api.knn(arr, kmax, metric=self.metric, threads=self.threads)
-        return Neighbors(indices, scores, self.metric, arr)
+        return Neighbors._trusted(indices, scores, self.metric, arr)
 
     def search(self, A: np.ndarray, kmax: int) -> np.ndarray:
         """(n, kmax) neighbour indices of the rows of ``A`` within ``A`` (no caching)."""
