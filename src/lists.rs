@@ -574,15 +574,30 @@ pub fn pair_stats(
     if !scores.is_empty() && n < 4 {
         return Err(invalid!("the masked HSIC needs n >= 4 items, got n = {n}"));
     }
-    for (s, l) in lists.iter().enumerate() {
-        if let Some(t) = l.iter().position(|&v| v < 0 || v as u64 >= n as u64) {
-            return Err(invalid!(
-                "set {s}'s list of row {} names row {}, outside 0..{n}",
-                t / kmax,
-                l[t]
-            ));
-        }
-    }
+    // Each set checked in parallel; the error is that of the first bad set.
+    let checks = lists
+        .par_iter()
+        .enumerate()
+        .map(|(s, l)| -> Result<()> {
+            if let Some(t) = l.iter().position(|&v| v < 0 || v as u64 >= n as u64) {
+                return Err(invalid!(
+                    "set {s}'s list of row {} names row {}, outside 0..{n}",
+                    t / kmax,
+                    l[t]
+                ));
+            }
+            if reverse {
+                if let Some((i, j)) = first_repeat(l, n, kmax, k)? {
+                    return Err(invalid!(
+                        "set {s}'s list of row {i} repeats item {j} in its first {k} entries \
+                         (the reverse direction needs distinct items per row)"
+                    ));
+                }
+            }
+            Ok(())
+        })
+        .collect::<Vec<_>>();
+    checks.into_iter().collect::<Result<Vec<()>>>()?;
     if let Some(&(a, b)) = pairs
         .iter()
         .find(|&&(a, b)| a >= lists.len() || b >= lists.len())
@@ -591,16 +606,6 @@ pub fn pair_stats(
             "pair ({a}, {b}) names a set outside 0..{}",
             lists.len()
         ));
-    }
-    if reverse {
-        for (s, l) in lists.iter().enumerate() {
-            if let Some((i, j)) = first_repeat(l, n, kmax, k)? {
-                return Err(invalid!(
-                    "set {s}'s list of row {i} repeats item {j} in its first {k} entries \
-                     (the reverse direction needs distinct items per row)"
-                ));
-            }
-        }
     }
     let narrow = lists
         .par_iter()
