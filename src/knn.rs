@@ -125,8 +125,8 @@ pub struct KnnOptions {
     pub block: usize,
     /// Self-join under cosine, float32: screen pairs with int8 first ([`Screen`]).
     pub screen: Screen,
-    /// Pack every block once per call where the packed copy fits in [`PACK_CACHE_BYTES`]
-    /// (see [`PackCache`]); `false` packs per tile. Changes speed only, never the result.
+    /// Pack every block once per call where the packed copy fits in [`PACK_CACHE_BYTES`];
+    /// `false` packs per tile. Changes speed only, never the result.
     pub pack_once: bool,
 }
 
@@ -247,7 +247,8 @@ fn packed_tile<'w, T: Real>(
     }
 }
 
-/// Bytes of packed panels a call may keep for its whole run ([`PackCache`]). Beyond them
+/// Bytes of packed panels a call may keep for its whole run (every block of the set packed
+/// once, instead of once per tile it is in). Beyond them
 /// (a self-join of more than about 100k x 300 f32), blocks are at [`MAX_BLOCK`] rows and
 /// packing per tile costs about `1 / block` of the kernel's work anyway.
 pub const PACK_CACHE_BYTES: usize = 256 << 20;
