@@ -26,7 +26,7 @@ use crate::matrix::{Matrix, Real};
 use crate::metric::Metric;
 use crate::pool;
 pub use crate::prep::Params;
-use crate::prep::Prepared;
+use crate::prep::{PairKeyBufs, Prepared};
 use crate::topk::{merge_sorted, TopK};
 
 pub mod ranks;
@@ -1206,18 +1206,20 @@ pub fn pair_scores<T: Real>(
         ));
     }
     let px = Prepared::new(x, params)?;
-    let pb = Prepared::new(b, params)?;
+    let pb = match base {
+        Some(b) => Some(Prepared::new(b, params)?),
+        None => None,
+    };
+    let pb = pb.as_ref().unwrap_or(&px);
     let mut out = try_vec(pairs.len(), T::ZERO, "the pair scores")?;
     out.par_chunks_mut(4096)
         .zip(pairs.par_chunks(4096))
-        .for_each_init(
-            || (Vec::new(), Vec::new()),
-            |bufs, (o, p)| {
-                for (o, &(i, j)) in o.iter_mut().zip(p) {
-                    *o = params.key_to_score(px.pair_key(i, &pb, j, bufs));
-                }
-            },
-        );
+        .for_each_init(PairKeyBufs::default, |bufs, (o, p)| {
+            px.pair_keys(pb, p, o, bufs);
+            for v in o {
+                *v = params.key_to_score(*v);
+            }
+        });
     Ok(out)
 }
 

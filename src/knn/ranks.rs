@@ -25,7 +25,7 @@ use crate::kernel::{CosineKey, DotKey, L2Key, Sink, Tile, COL_SIDE, ROW_SIDE};
 use crate::matrix::{Matrix, Real};
 use crate::metric::Metric;
 use crate::pool;
-use crate::prep::{Params, Prepared};
+use crate::prep::{PairKeyBufs, Params, Prepared};
 use crate::topk::TopK;
 
 fn check_index(v: i64, n: usize, row: usize) -> Result<usize> {
@@ -175,20 +175,19 @@ fn chosen_keys<T: Real>(
     m: usize,
 ) -> Result<(Vec<T>, Vec<u32>)> {
     let mut keys = try_vec(chosen.len(), T::INFINITY, "the chosen keys")?;
-    // Row by row, so that each row is prepared once for all of its chosen partners.
+    // Row by row: each row's pairs, consecutive, prepare the row once.
     keys.par_chunks_mut(m.max(1)).enumerate().for_each_init(
-        || (Vec::new(), Vec::new()),
-        |(a, b), (i, out)| {
-            let mut ready = false;
-            for (o, &j) in out.iter_mut().zip(&chosen[i * m..(i + 1) * m]) {
-                if j >= 0 {
-                    if !ready {
-                        prepared.prepare_row(i, a);
-                        ready = true;
-                    }
-                    prepared.prepare_row(j as usize, b);
-                    *o = prepared.key_of_rows(i, a, prepared, j as usize, b);
-                }
+        || (PairKeyBufs::default(), Vec::new(), Vec::new()),
+        |(bufs, pairs, got), (i, out)| {
+            let row = &chosen[i * m..(i + 1) * m];
+            pairs.clear();
+            pairs.extend(row.iter().filter(|&&j| j >= 0).map(|&j| (i, j as usize)));
+            got.clear();
+            got.resize(pairs.len(), T::ZERO);
+            prepared.pair_keys(prepared, pairs, got, bufs);
+            let slots = out.iter_mut().zip(row).filter(|(_, &j)| j >= 0);
+            for ((o, _), &key) in slots.zip(got.iter()) {
+                *o = key;
             }
         },
     );
