@@ -257,6 +257,7 @@ fn knn<'py>(
         threads,
         block,
         screen: crate::knn::Screen::parse(screen).map_err(to_pyerr)?,
+        pack_once: true,
     };
     fn run<'py, T: Real + numpy::Element>(
         py: Python<'py>,

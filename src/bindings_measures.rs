@@ -75,6 +75,7 @@ fn rank_counts<'py>(
         metric,
         threads,
         block,
+        pack_once: true,
     };
     if x.extract::<PyReadonlyArray2<f32>>().is_ok() {
         ranks_typed::<f32>(py, x, &chosen, opts, progress)

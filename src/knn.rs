@@ -4,7 +4,8 @@
 //! kernel of [`crate::kernel`], which screens each register tile of scores against the current
 //! k-th best of its rows (and columns) and hands only the candidates that pass to a sink that
 //! pushes them into the per-row top-k. Memory is O(n k) for the results plus a few packed
-//! blocks per thread; no n x n matrix, nor even a block of scores, is ever stored.
+//! blocks per thread, or the whole set packed once where that fits in [`PACK_CACHE_BYTES`];
+//! no n x n matrix, nor even a block of scores, is ever stored.
 //!
 //! A self-join computes each unordered pair of row blocks `(I, J)`, `I <= J`, once and offers
 //! each score to the rows of `I` and of `J`: half the work of treating the set as its own
@@ -25,14 +26,15 @@ use crate::matrix::{Matrix, Real};
 use crate::metric::Metric;
 use crate::pool;
 pub use crate::prep::Params;
-use crate::prep::Prepared;
+use crate::prep::{PairKeyBufs, Prepared};
 use crate::topk::{merge_sorted, TopK};
 
 pub mod ranks;
 
-/// Rows per block on each side of a tile, at most. Each tile packs its base-side block afresh
-/// (the query-side block is kept while consecutive tiles share it), so packing costs about
-/// `1 / block` of the kernel's work: larger blocks are cheaper, and since the kernel screens
+/// Rows per block on each side of a tile, at most. Where a call cannot keep its packed blocks
+/// ([`PACK_CACHE_BYTES`]), each tile packs its base-side block afresh (the query-side block is
+/// kept while consecutive tiles share it), so packing costs about `1 / block` of the kernel's
+/// work: larger blocks are cheaper, and since the kernel screens
 /// its register tiles directly, no block-sized tile of scores needs to stay in cache; a packed
 /// 1536 x 300 f32 block (1.8 MiB) streams from L2 past two 19 KiB B panels in L1. (On one
 /// thread at 30k x 300, 1536 rows ran 5-7 % faster than 768 in f32 and f64, through fewer
@@ -123,6 +125,9 @@ pub struct KnnOptions {
     pub block: usize,
     /// Self-join under cosine, float32: screen pairs with int8 first ([`Screen`]).
     pub screen: Screen,
+    /// Pack every block once per call where the packed copy fits in [`PACK_CACHE_BYTES`];
+    /// `false` packs per tile. Changes speed only, never the result.
+    pub pack_once: bool,
 }
 
 impl KnnOptions {
@@ -134,6 +139,7 @@ impl KnnOptions {
             threads: None,
             block: 0,
             screen: Screen::Auto,
+            pack_once: true,
         }
     }
 }
@@ -181,18 +187,35 @@ impl<T: Real> Work<T> {
         }
     }
 
-    /// Packs query rows `q0..q1` (unless block `a_block` is packed already) and base rows
-    /// `b0..b1`.
-    fn pack_blocks(
-        &mut self,
+    /// The tile of query rows `q0..q1` (block `a_block`) against base rows `b0..b1`, and the
+    /// tile's threshold buffers (see [`Work::take_thresholds`]). Each side's panels come from
+    /// `cache` where the pass packed that side once ([`PackCache`]); else they are packed here
+    /// (the query-side block is kept while consecutive tiles share it).
+    fn tile<'w>(
+        &'w mut self,
+        cache: &'w PackCache<T>,
         (q, (q0, q1), a_block): (&Prepared<'_, T>, (usize, usize), usize),
         (b, (b0, b1)): (&Prepared<'_, T>, (usize, usize)),
-    ) {
-        if self.a_block != Some(a_block) {
-            pack_side(q, (q0, q1), T::MR, &mut self.a_pack, &mut self.a_aux);
-            self.a_block = Some(a_block);
-        }
-        pack_side(b, (b0, b1), T::NR, &mut self.b_pack, &mut self.b_aux);
+    ) -> (Tile<'w, T>, &'w mut Vec<T>, &'w mut Vec<T>) {
+        let a = match cache.rows_of((q0, q1)) {
+            Some(a) => a,
+            None => {
+                if self.a_block != Some(a_block) {
+                    pack_side(q, (q0, q1), T::MR, &mut self.a_pack, &mut self.a_aux);
+                    self.a_block = Some(a_block);
+                }
+                (&self.a_pack[..], &self.a_aux[..])
+            }
+        };
+        let b = match cache.cols_of((b0, b1)) {
+            Some(b) => b,
+            None => {
+                pack_side(b, (b0, b1), T::NR, &mut self.b_pack, &mut self.b_aux);
+                (&self.b_pack[..], &self.b_aux[..])
+            }
+        };
+        let tile = packed_tile(a, b, q.x.cols(), (q1 - q0, b1 - b0));
+        (tile, &mut self.a_thr, &mut self.b_thr)
     }
 
     /// Takes the thresholds of a tile's `m` rows and `n` columns from `sink`, padded to
@@ -204,8 +227,7 @@ impl<T: Real> Work<T> {
     }
 }
 
-/// The tile of `rows x cols` packed rows of dimension `d` (the panels and per-row factors a
-/// [`Work`] holds after [`Work::pack_blocks`]).
+/// The tile of `rows x cols` packed rows of dimension `d` (panels and per-row factors).
 fn packed_tile<'w, T: Real>(
     (a, a_aux): (&'w [T], &'w [T]),
     (b, b_aux): (&'w [T], &'w [T]),
@@ -222,6 +244,109 @@ fn packed_tile<'w, T: Real>(
         cols,
         a_aux,
         b_aux,
+    }
+}
+
+/// Bytes of packed panels a call may keep for its whole run (every block of the set packed
+/// once, instead of once per tile it is in). Beyond them
+/// (a self-join of more than about 100k x 300 f32), blocks are at [`MAX_BLOCK`] rows and
+/// packing per tile costs about `1 / block` of the kernel's work anyway.
+pub const PACK_CACHE_BYTES: usize = 256 << 20;
+
+/// One block's packed panels and per-row factors ([`pack_side`]), and its row count.
+struct Packed<T> {
+    panels: Vec<T>,
+    aux: Vec<T>,
+    rows: usize,
+}
+
+/// Every block of a set packed once for a whole call, on the row side (panels of `T::MR`)
+/// and/or the column side (`T::NR`), so that a tile packs nothing. Packing per tile repeats
+/// each block's packing once per tile it is in: with small blocks (small n, several
+/// threads) that is a large share of the work (at 10k x 300 on two threads, 320-row blocks:
+/// about a fifth of a self-join). The panels are those [`pack_side`] makes per tile, so the
+/// result is the same bit for bit. An empty side packs per tile.
+struct PackCache<T> {
+    block: usize,
+    rows: Vec<Packed<T>>,
+    cols: Vec<Packed<T>>,
+}
+
+impl<T: Real> PackCache<T> {
+    /// Packs nothing: every tile packs its own panels.
+    fn none() -> Self {
+        Self {
+            block: 1,
+            rows: Vec::new(),
+            cols: Vec::new(),
+        }
+    }
+
+    /// Packs the blocks of `block` rows of `rows` (row side) and of `cols` (column side),
+    /// in parallel, when `wanted` and the panels fit in [`PACK_CACHE_BYTES`]; else
+    /// [`PackCache::none`].
+    fn build(
+        rows: Option<&Prepared<'_, T>>,
+        cols: Option<&Prepared<'_, T>>,
+        block: usize,
+        wanted: bool,
+    ) -> Result<Self> {
+        let size = |x: Option<&Prepared<'_, T>>, panel: usize| {
+            x.map_or(0, |x| {
+                let n = x.x.rows();
+                let padded = n.div_ceil(block) * block.next_multiple_of(panel);
+                padded.saturating_mul(x.x.cols() + 1)
+            })
+        };
+        let bytes = (size(rows, T::MR) + size(cols, T::NR)).saturating_mul(size_of::<T>());
+        if !wanted || block == 0 || bytes > PACK_CACHE_BYTES {
+            return Ok(Self::none());
+        }
+        let side = |x: Option<&Prepared<'_, T>>, panel: usize| -> Result<Vec<Packed<T>>> {
+            let Some(x) = x else { return Ok(Vec::new()) };
+            let n = x.x.rows();
+            (0..n.div_ceil(block))
+                .into_par_iter()
+                .map(|b| {
+                    let (r0, r1) = block_range(b, block, n);
+                    let len = (r1 - r0).div_ceil(panel) * panel;
+                    // Reserved here (fallibly) so that packing never reallocates.
+                    let mut panels = try_vec(len * x.x.cols(), T::ZERO, "the packed blocks")?;
+                    let mut aux = try_vec(len, T::ZERO, "the packed blocks")?;
+                    panels.clear();
+                    aux.clear();
+                    pack_side(x, (r0, r1), panel, &mut panels, &mut aux);
+                    Ok(Packed {
+                        panels,
+                        aux,
+                        rows: r1 - r0,
+                    })
+                })
+                .collect()
+        };
+        Ok(Self {
+            block,
+            rows: side(rows, T::MR)?,
+            cols: side(cols, T::NR)?,
+        })
+    }
+
+    fn find(side: &[Packed<T>], block: usize, (r0, r1): (usize, usize)) -> Option<(&[T], &[T])> {
+        if r0 % block != 0 {
+            return None;
+        }
+        let p = side.get(r0 / block)?;
+        (p.rows == r1 - r0).then_some((&p.panels[..], &p.aux[..]))
+    }
+
+    /// The row-side panels of rows `r0..r1`, if packed.
+    fn rows_of(&self, range: (usize, usize)) -> Option<(&[T], &[T])> {
+        Self::find(&self.rows, self.block, range)
+    }
+
+    /// The column-side panels of rows `r0..r1`, if packed.
+    fn cols_of(&self, range: (usize, usize)) -> Option<(&[T], &[T])> {
+        Self::find(&self.cols, self.block, range)
     }
 }
 
@@ -341,19 +466,11 @@ impl<T: Real> Sink<T> for PairSink<'_, T> {
 fn run_tile<T: Real, S: Sink<T>>(
     (q, (q0, q1), a_block): (&Prepared<'_, T>, (usize, usize), usize),
     (b, (b0, b1)): (&Prepared<'_, T>, (usize, usize)),
-    work: &mut Work<T>,
+    (work, cache): (&mut Work<T>, &PackCache<T>),
     sink: &mut S,
 ) {
-    let (m, n) = (q1 - q0, b1 - b0);
-    work.pack_blocks((q, (q0, q1), a_block), (b, (b0, b1)));
-    work.take_thresholds((m, n), sink);
-    let tile = packed_tile(
-        (&work.a_pack, &work.a_aux),
-        (&work.b_pack, &work.b_aux),
-        q.x.cols(),
-        (m, n),
-    );
-    let (at, bt) = (&mut work.a_thr, &mut work.b_thr);
+    work.take_thresholds((q1 - q0, b1 - b0), sink);
+    let (tile, at, bt) = work.tile(cache, (q, (q0, q1), a_block), (b, (b0, b1)));
     match q.params.metric {
         Metric::InnerProduct => T::tile::<DotKey, S>(&tile, at, bt, sink),
         Metric::Cosine => T::tile::<CosineKey, S>(&tile, at, bt, sink),
@@ -368,7 +485,7 @@ fn run_tile<T: Real, S: Sink<T>>(
 fn run_tile_screened<T: Real, S: Sink<T>>(
     (q, (q0, q1), a_block): (&Prepared<'_, T>, (usize, usize), usize),
     (b, (b0, b1)): (&Prepared<'_, T>, (usize, usize)),
-    work: &mut Work<T>,
+    (work, cache): (&mut Work<T>, &PackCache<T>),
     sink: &mut S,
     qs: &QuantSet,
 ) {
@@ -376,25 +493,21 @@ fn run_tile_screened<T: Real, S: Sink<T>>(
     let cold = (0..m).any(|r| sink.row_threshold(r) == T::NEG_INFINITY)
         || (0..n).any(|c| sink.col_threshold(c) == T::NEG_INFINITY);
     if cold {
-        return run_tile((q, (q0, q1), a_block), (b, (b0, b1)), work, sink);
+        return run_tile((q, (q0, q1), a_block), (b, (b0, b1)), (work, cache), sink);
     }
+    // Out of `work` while its tile borrows it (put back below).
+    let (mut qa, mut qb) = (std::mem::take(&mut work.qa), std::mem::take(&mut work.qb));
     if work.qa_block != Some(a_block) {
-        work.qa.pack_a(qs, (q0, q1));
+        qa.pack_a(qs, (q0, q1));
         work.qa_block = Some(a_block);
     }
-    work.qb.pack_b(qs, (b0, b1));
-    work.pack_blocks((q, (q0, q1), a_block), (b, (b0, b1)));
+    qb.pack_b(qs, (b0, b1));
     work.take_thresholds((m, n), sink);
-    let tile = packed_tile(
-        (&work.a_pack, &work.a_aux),
-        (&work.b_pack, &work.b_aux),
-        q.x.cols(),
-        (m, n),
-    );
-    let (at, bt) = (&mut work.a_thr, &mut work.b_thr);
-    if screen::tile(&tile, &work.qa, &work.qb, at, bt, sink).is_none() {
+    let (tile, at, bt) = work.tile(cache, (q, (q0, q1), a_block), (b, (b0, b1)));
+    if screen::tile(&tile, &qa, &qb, at, bt, sink).is_none() {
         T::tile::<CosineKey, S>(&tile, at, bt, sink);
     }
+    (work.qa, work.qb) = (qa, qb);
 }
 
 /// The int8 image of a prepared cosine set for the screen, or `None` where the screen cannot
@@ -545,9 +658,8 @@ fn into_inner<S>(v: Vec<Mutex<S>>) -> Vec<S> {
 /// Top-k of every row of a self-join, self excluded, per block of `block` rows.
 fn self_join_keys<T: Real>(
     x: &Prepared<'_, T>,
-    k: usize,
-    block: usize,
-    screen: Screen,
+    (k, block): (usize, usize),
+    (screen, pack_once): (Screen, bool),
     ctl: &Control,
 ) -> Result<Vec<TopK<T>>> {
     let n = x.x.rows();
@@ -558,6 +670,7 @@ fn self_join_keys<T: Real>(
         Screen::Auto => screen_wins(n, k, block),
     };
     let qs = if wanted { quant_set(x)? } else { None };
+    let cache = PackCache::build(Some(x), Some(x), block, pack_once && nb > 1)?;
     let tops: Vec<Mutex<TopK<T>>> = block_tops(n, block, k)?
         .into_iter()
         .map(Mutex::new)
@@ -574,7 +687,7 @@ fn self_join_keys<T: Real>(
                 first_col: j0 as u32,
                 skip: Some((0, 0)),
             };
-            run_tile(tiles.0, tiles.1, work, &mut sink);
+            run_tile(tiles.0, tiles.1, (work, &cache), &mut sink);
         } else {
             let mut sink = PairSink {
                 top_i: &mut top_i,
@@ -585,8 +698,8 @@ fn self_join_keys<T: Real>(
                 j0: j0 as u32,
             };
             match &qs {
-                Some(qs) => run_tile_screened(tiles.0, tiles.1, work, &mut sink, qs),
-                None => run_tile(tiles.0, tiles.1, work, &mut sink),
+                Some(qs) => run_tile_screened(tiles.0, tiles.1, (work, &cache), &mut sink, qs),
+                None => run_tile(tiles.0, tiles.1, (work, &cache), &mut sink),
             }
         }
     })?;
@@ -597,14 +710,16 @@ fn self_join_keys<T: Real>(
 fn query_keys<T: Real>(
     q: &Prepared<'_, T>,
     b: &Prepared<'_, T>,
-    k: usize,
-    block: usize,
+    (k, block): (usize, usize),
+    pack_once: bool,
     ctl: &Control,
 ) -> Result<Vec<TopK<T>>> {
     let (nq, nbase) = (q.x.rows(), b.x.rows());
     let (qblocks, bblocks) = (nq.div_ceil(block), nbase.div_ceil(block));
     ctl.add_total((qblocks * bblocks) as u64);
     let space = Workspace::new();
+    // Each task packs its query block once; the base blocks, once for all tasks.
+    let cache = PackCache::build(None, Some(b), block, pack_once && qblocks > 1)?;
     let tops: Vec<TopK<T>> = block_tops(nq, block, k)?
         .into_par_iter()
         .enumerate()
@@ -624,7 +739,7 @@ fn query_keys<T: Real>(
                 run_tile(
                     (q, (i0, i1), qb),
                     (b, (j0, j1)),
-                    &mut space.get(),
+                    (&mut space.get(), &cache),
                     &mut sink,
                 );
                 ctl.add_done(1);
@@ -763,7 +878,12 @@ pub fn knn_self<T: Real>(
         let blocks = if others == 0 {
             block_tops(n, block, 0)?
         } else {
-            self_join_keys(&prepared, others, block, opts.screen, ctl)?
+            self_join_keys(
+                &prepared,
+                (others, block),
+                (opts.screen, opts.pack_once),
+                ctl,
+            )?
         };
         if !opts.include_self {
             return assemble(blocks, out, opts.k, &params, None);
@@ -834,7 +954,7 @@ pub fn knn_query_sides<T: Real>(
                 0 => query_block(queries.rows(), rayon::current_num_threads()),
                 b => b,
             };
-            let blocks = query_keys(&q, &b, opts.k, block, ctl)?;
+            let blocks = query_keys(&q, &b, (opts.k, block), opts.pack_once, ctl)?;
             assemble(blocks, out, opts.k, &params, None)
         };
         run().map_err(plain)
@@ -923,7 +1043,12 @@ pub fn block_topk<T: Real>(
             first_col: b_off + j0 as u32,
             skip,
         };
-        run_tile((&q, (i0, i1), i0), (&b, (j0, j1)), &mut work, &mut sink);
+        run_tile(
+            (&q, (i0, i1), i0),
+            (&b, (j0, j1)),
+            (&mut work, &PackCache::none()),
+            &mut sink,
+        );
     });
     Ok(PartialTopK::from_topk(top))
 }
@@ -993,7 +1118,12 @@ pub fn block_pair_topk<T: Real>(
             i0: oi + r0 as u32,
             j0: oj + c0 as u32,
         };
-        run_tile((&a, (r0, r1), r0), (&b, (c0, c1)), &mut work, &mut sink);
+        run_tile(
+            (&a, (r0, r1), r0),
+            (&b, (c0, c1)),
+            (&mut work, &PackCache::none()),
+            &mut sink,
+        );
     });
     Ok((PartialTopK::from_topk(top_i), PartialTopK::from_topk(top_j)))
 }
@@ -1076,18 +1206,20 @@ pub fn pair_scores<T: Real>(
         ));
     }
     let px = Prepared::new(x, params)?;
-    let pb = Prepared::new(b, params)?;
+    let pb = match base {
+        Some(b) => Some(Prepared::new(b, params)?),
+        None => None,
+    };
+    let pb = pb.as_ref().unwrap_or(&px);
     let mut out = try_vec(pairs.len(), T::ZERO, "the pair scores")?;
     out.par_chunks_mut(4096)
         .zip(pairs.par_chunks(4096))
-        .for_each_init(
-            || (Vec::new(), Vec::new()),
-            |bufs, (o, p)| {
-                for (o, &(i, j)) in o.iter_mut().zip(p) {
-                    *o = params.key_to_score(px.pair_key(i, &pb, j, bufs));
-                }
-            },
-        );
+        .for_each_init(PairKeyBufs::default, |bufs, (o, p)| {
+            px.pair_keys(pb, p, o, bufs);
+            for v in o {
+                *v = params.key_to_score(*v);
+            }
+        });
     Ok(out)
 }
 
@@ -1165,6 +1297,7 @@ mod tests {
                         let mut o = KnnOptions::new(k, metric);
                         o.block = block;
                         o.threads = Some(threads);
+                        o.pack_once = threads == 2;
                         let m = Matrix::new(&x, n, d).unwrap();
                         let got = knn_self(m, &o, &Control::new()).unwrap();
                         assert_eq!(
@@ -1208,6 +1341,57 @@ mod tests {
         }
     }
 
+    /// Blocks packed once per call ([`PackCache`]) give the bits of blocks packed per tile:
+    /// full-mantissa values, every metric, f32 and f64, self-joins and queries over several
+    /// blocks (and the budget check: a cache is built only where asked and where it fits).
+    #[test]
+    fn packing_once_or_per_tile_gives_the_same_bits() {
+        fn both<T: Real>(x: &[T], n: usize, d: usize) {
+            let m = Matrix::new(x, n, d).unwrap();
+            let q = Matrix::new(&x[..37 * d], 37, d).unwrap();
+            for metric in [Metric::InnerProduct, Metric::Euclidean, Metric::Cosine] {
+                for (block, k) in [(16, 5), (48, 12), (5, 1)] {
+                    let mut o = KnnOptions::new(k, metric);
+                    o.block = block;
+                    o.screen = Screen::Off;
+                    let run = |o: &KnnOptions| {
+                        let s = knn_self(m, o, &Control::new()).unwrap();
+                        let qq = knn_query(q, m, o, &Control::new()).unwrap();
+                        let bits = |v: &[T]| v.iter().map(|s| s.to_f64().to_bits()).collect();
+                        let b: (Vec<u64>, Vec<u64>) = (bits(&s.scores), bits(&qq.scores));
+                        (s.indices, qq.indices, b)
+                    };
+                    o.pack_once = false;
+                    let per_tile = run(&o);
+                    o.pack_once = true;
+                    assert_eq!(run(&o), per_tile, "{metric} block={block} k={k}");
+                }
+            }
+            let p = Params::for_set(&m, Metric::Cosine).unwrap();
+            let x = Prepared::new(m, &p).unwrap();
+            let cached = PackCache::build(Some(&x), Some(&x), 16, true).unwrap();
+            assert_eq!(
+                (cached.rows.len(), cached.cols.len()),
+                (n.div_ceil(16), n.div_ceil(16))
+            );
+            assert!(cached.rows_of((16, 32)).is_some() && cached.cols_of((16, 32)).is_some());
+            // a range that is not one of the cache's blocks is packed per tile
+            assert!(cached.rows_of((8, 24)).is_none() && cached.cols_of((16, 20)).is_none());
+            assert!(PackCache::build(Some(&x), None, 16, false)
+                .unwrap()
+                .rows
+                .is_empty());
+        }
+        let mut seed = 7u64;
+        let (n, d) = (203, 37);
+        let x: Vec<f64> = (0..n * d)
+            .map(|_| (lcg(&mut seed) % 1_000_003) as f64 / 65_537.0 - 7.5)
+            .collect();
+        both(&x, n, d);
+        let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        both(&x32, n, d);
+    }
+
     /// The int8 screen changes no bit of a cosine f32 self-join: rows with near-ties,
     /// duplicates and a wide dynamic range, blocks small enough that many rounds run screened.
     #[test]
@@ -1241,8 +1425,10 @@ mod tests {
                 o.block = block;
                 o.include_self = include_self;
                 o.screen = Screen::Off;
+                o.pack_once = false;
                 let off = knn_self(m, &o, &Control::new()).unwrap();
                 o.screen = Screen::On;
+                o.pack_once = true;
                 let before = screen::counters().0;
                 let on = knn_self(m, &o, &Control::new()).unwrap();
                 if screen::available() {

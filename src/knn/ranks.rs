@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use super::{
     alloc_output, assemble, auto_block, block_for, block_range, block_tops, check_rows,
-    check_self_k, into_inner, join_rounds, lock, packed_tile, run_tile, KnnOptions, Neighbors,
+    check_self_k, into_inner, join_rounds, lock, run_tile, KnnOptions, Neighbors, PackCache,
 };
 use crate::control::Control;
 use crate::error::{invalid, try_vec, Result};
@@ -25,7 +25,7 @@ use crate::kernel::{CosineKey, DotKey, L2Key, Sink, Tile, COL_SIDE, ROW_SIDE};
 use crate::matrix::{Matrix, Real};
 use crate::metric::Metric;
 use crate::pool;
-use crate::prep::{Params, Prepared};
+use crate::prep::{PairKeyBufs, Params, Prepared};
 use crate::topk::TopK;
 
 fn check_index(v: i64, n: usize, row: usize) -> Result<usize> {
@@ -44,6 +44,8 @@ pub struct RankOptions {
     pub threads: Option<usize>,
     /// Rows per block; 0 chooses automatically. Changes speed only, never the result.
     pub block: usize,
+    /// Pack every block once ([`KnnOptions::pack_once`]). Changes speed only.
+    pub pack_once: bool,
 }
 
 /// Each of `rows` rows' `m` slots sorted by ascending key: `(order, keys, idx)`, where
@@ -173,20 +175,19 @@ fn chosen_keys<T: Real>(
     m: usize,
 ) -> Result<(Vec<T>, Vec<u32>)> {
     let mut keys = try_vec(chosen.len(), T::INFINITY, "the chosen keys")?;
-    // Row by row, so that each row is prepared once for all of its chosen partners.
+    // Row by row: each row's pairs, consecutive, prepare the row once.
     keys.par_chunks_mut(m.max(1)).enumerate().for_each_init(
-        || (Vec::new(), Vec::new()),
-        |(a, b), (i, out)| {
-            let mut ready = false;
-            for (o, &j) in out.iter_mut().zip(&chosen[i * m..(i + 1) * m]) {
-                if j >= 0 {
-                    if !ready {
-                        prepared.prepare_row(i, a);
-                        ready = true;
-                    }
-                    prepared.prepare_row(j as usize, b);
-                    *o = prepared.key_of_rows(i, a, prepared, j as usize, b);
-                }
+        || (PairKeyBufs::default(), Vec::new(), Vec::new()),
+        |(bufs, pairs, got), (i, out)| {
+            let row = &chosen[i * m..(i + 1) * m];
+            pairs.clear();
+            pairs.extend(row.iter().filter(|&&j| j >= 0).map(|&j| (i, j as usize)));
+            got.clear();
+            got.resize(pairs.len(), T::ZERO);
+            prepared.pair_keys(prepared, pairs, got, bufs);
+            let slots = out.iter_mut().zip(row).filter(|(_, &j)| j >= 0);
+            for ((o, _), &key) in slots.zip(got.iter()) {
+                *o = key;
             }
         },
     );
@@ -236,16 +237,11 @@ pub fn rank_counts<T: Real + CountKernel>(
                 ))
             })
             .collect();
+        let cache = PackCache::build(Some(&prepared), Some(&prepared), block, opts.pack_once)?;
         join_rounds(nb, ctl, |bi, bj, work| {
             let (i0, i1) = block_range(bi, block, n);
             let (j0, j1) = block_range(bj, block, n);
-            work.pack_blocks((&prepared, (i0, i1), bi), (&prepared, (j0, j1)));
-            let tile = packed_tile(
-                (&work.a_pack, &work.a_aux),
-                (&work.b_pack, &work.b_aux),
-                x.cols(),
-                (i1 - i0, j1 - j0),
-            );
+            let (tile, ..) = work.tile(&cache, (&prepared, (i0, i1), bi), (&prepared, (j0, j1)));
             let mut si = lock(&slots[bi]);
             let si = &mut *si;
             let row_side = Side {
@@ -455,6 +451,7 @@ pub fn knn_self_ranked<T: Real>(
                 Mutex::new(RowChosen::new(&keys[k0..k1], &idx[k0..k1], b1 - b0, m))
             })
             .collect();
+        let cache = PackCache::build(Some(&prepared), Some(&prepared), block, opts.pack_once)?;
         join_rounds(nb, ctl, |bi, bj, work| {
             let (i0, i1) = block_range(bi, block, n);
             let (j0, j1) = block_range(bj, block, n);
@@ -469,7 +466,7 @@ pub fn knn_self_ranked<T: Real>(
                     i0,
                     j0,
                 };
-                run_tile(tiles.0, tiles.1, work, &mut sink);
+                run_tile(tiles.0, tiles.1, (work, &cache), &mut sink);
             } else {
                 let (mut top_j, mut ch_j) = (lock(&tops[bj]), lock(&slots[bj]));
                 let mut sink = RankingSink {
@@ -479,7 +476,7 @@ pub fn knn_self_ranked<T: Real>(
                     i0,
                     j0,
                 };
-                run_tile(tiles.0, tiles.1, work, &mut sink);
+                run_tile(tiles.0, tiles.1, (work, &cache), &mut sink);
             }
         })?;
         let lists = assemble(into_inner(tops), out, k, &params, None)?;
@@ -570,6 +567,7 @@ mod tests {
                             metric,
                             threads: Some(threads),
                             block,
+                            pack_once: threads == 2,
                         };
                         let got = rank_counts(mx, &chosen, m, &o, &Control::new()).unwrap();
                         assert_eq!(got, want, "{metric} n={n} block={block} t={threads}");
@@ -601,10 +599,12 @@ mod tests {
                         let mut ko = KnnOptions::new(k, metric);
                         ko.block = block;
                         ko.threads = Some(threads);
+                        ko.pack_once = threads == 2;
                         let ro = RankOptions {
                             metric,
                             threads: Some(threads),
                             block,
+                            pack_once: threads == 1,
                         };
                         let want_lists = crate::knn_self(mx, &ko, &ctl).unwrap();
                         let want_ranks = rank_counts(mx, &chosen, m, &ro, &ctl).unwrap();
@@ -649,6 +649,7 @@ mod tests {
             metric: Metric::InnerProduct,
             threads: None,
             block: 0,
+            pack_once: true,
         };
         assert!(rank_counts(m, &[0, -1, -1], 1, &o, &Control::new()).is_err());
         assert!(rank_counts(m, &[1, 3, 0], 1, &o, &Control::new()).is_err());

@@ -21,7 +21,7 @@ import numpy as np
 from .. import _api, _core
 from .lists import ListMeasure, Pair, check_pair_n, typed
 from .neighbors import Neighbors, SetLike, resolve
-from .primitives import _BLOCK, _threads, key_block, rank_counts
+from .primitives import _BLOCK, _threads, key_block, pair_scores, rank_counts
 
 __all__ = ["continuity", "mrre", "rnx_auc", "trustworthiness"]
 
@@ -58,39 +58,44 @@ def cross_ranks(
 FUSED_MAX_FRACTION = 0.02
 
 
-def offered_fraction(arr: np.ndarray, chosen: np.ndarray, metric: str, rows: int = 32) -> float:
+def offered_fraction(
+    arr: np.ndarray, chosen: np.ndarray, metric: str, rows: int = 32, cols: int = 512
+) -> float:
     """Estimated fraction of pairs (i, l) whose key reaches row i's lowest chosen key, from
-    ``rows`` evenly spaced rows scored against all (a guide to the path, never to a result;
-    NaN where the data cannot be scored, such as a zero row under cosine). One read of
-    ``arr`` in chunks: O(rows x 65,536) memory."""
+    ``rows`` evenly spaced rows scored against ``cols`` evenly spaced columns (a guide to the
+    path, never to a result; NaN where the data cannot be scored, such as a zero row under
+    cosine).
+
+    The rows involved are scored as one small set by the core's pair primitive: its keys
+    rank as the whole set's do up to rounding, preparing it costs its own rows rather than
+    n, and unlike numpy's BLAS it leaves no threads spinning to slow the sweep that follows.
+    """
     n = arr.shape[0]
     at = np.unique(np.linspace(0, n - 1, num=min(n, rows)).astype(np.int64))
-    sq = np.einsum("ij,ij->i", arr, arr, dtype=np.float64)
-    xs = arr[at]
-
-    def keys(dots: np.ndarray, sq_a: np.ndarray, sq_b: np.ndarray) -> np.ndarray:
-        if metric == "cosine":
-            return dots / np.sqrt(sq_a * sq_b)
-        if metric == "l2":
-            return 2 * dots - sq_a - sq_b
-        return dots
-
-    with np.errstate(all="ignore"):
-        ch = chosen[at]
-        low = np.full(len(at), np.inf)
-        for r, i in enumerate(at):
-            js = ch[r][ch[r] >= 0]
-            if js.size:
-                kj = keys((arr[js] @ arr[i]).astype(np.float64), sq[i], sq[js])
-                low[r] = kj.min()
-        reached = 0
-        for c0 in range(0, n, 65536):
-            blk = arr[c0 : c0 + 65536]
-            kb = keys((xs @ blk.T).astype(np.float64), sq[at, None], sq[None, c0 : c0 + len(blk)])
-            own = (at >= c0) & (at < c0 + len(blk))
-            kb[np.flatnonzero(own), at[own] - c0] = -np.inf
-            reached += int((kb >= low[:, None]).sum())
-    return reached / (len(at) * max(n - 1, 1))
+    ls = np.unique(np.linspace(0, n - 1, num=min(n, cols)).astype(np.int64))
+    ch = chosen[at]
+    have = ch >= 0
+    sub = np.unique(np.concatenate([at, ls, ch[have]]))
+    xs = np.ascontiguousarray(arr[sub])
+    r_ch = np.repeat(np.arange(len(at)), ch.shape[1])[have.ravel()]
+    # Column-major pairs (keys are symmetric): each column row is prepared once for all rows.
+    r_l = np.tile(np.arange(len(at)), len(ls))
+    c_l = np.repeat(ls, len(at))
+    keep = c_l != at[r_l]
+    r_l, c_l = r_l[keep], c_l[keep]
+    try:
+        s_ch = pair_scores(
+            xs, np.searchsorted(sub, at[r_ch]), np.searchsorted(sub, ch[have]), metric
+        )
+        s = pair_scores(xs, np.searchsorted(sub, c_l), np.searchsorted(sub, at[r_l]), metric)
+    except ValueError:
+        return math.nan
+    # Scores rank as keys do, but Euclidean distances ascend: negate them.
+    sign = -1.0 if metric == "l2" else 1.0
+    low = np.full(len(at), np.inf)
+    np.minimum.at(low, r_ch, sign * s_ch.astype(np.float64))
+    reached = int((sign * s.astype(np.float64) >= low[r_l]).sum())
+    return reached / max(len(r_l), 1)
 
 
 def _ranked(
