@@ -85,24 +85,68 @@ fn count_impl<
             let (b0, b1) = (panel_b(q), panel_b(q + 1));
             for p in (0..t.pa).filter(|&p| live_rows(p) > 0) {
                 let (acc0, acc1) = micro2::<T, MR, NR>(d, panel_a(p), b0, b1);
-                count_micro::<T, K, MR, NR>(&acc0, (p, q), t, c);
-                count_micro::<T, K, MR, NR>(&acc1, (p, q + 1), t, c);
+                count_micro::<T, K, MR, NR, false>(&acc0, (p, q), t, c);
+                count_micro::<T, K, MR, NR, false>(&acc1, (p, q + 1), t, c);
             }
             q += 2;
         } else {
             let b = panel_b(q);
             for p in (0..t.pa).filter(|&p| live_rows(p) > 0) {
                 let acc = micro::<T, MR, NR, FUSED>(d, panel_a(p), b);
-                count_micro::<T, K, MR, NR>(&acc, (p, q), t, c);
+                count_micro::<T, K, MR, NR, false>(&acc, (p, q), t, c);
             }
             q += 1;
         }
     }
 }
 
+/// The lanes of `row` whose key is `>= t` (`GT`: `> t`) as bit j for lane j. The portable
+/// loop (`m |= (k >= t) << j`) compiles to a compare, a blend of the lane bits and a
+/// horizontal OR; with `AVX512` (only inside the AVX-512 build, [`count_f32_avx512`]) one
+/// compare writes the mask register, which is the bit mask itself.
+#[inline(always)]
+fn lanes<T: Real, const NR: usize, const AVX512: bool, const GT: bool>(row: &[T; NR], t: T) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    if AVX512 {
+        use std::arch::x86_64::{
+            _mm512_cmp_pd_mask, _mm512_cmp_ps_mask, _mm512_loadu_pd, _mm512_loadu_ps,
+            _mm512_set1_pd, _mm512_set1_ps, _CMP_GE_OQ, _CMP_GT_OQ,
+        };
+        let size = std::mem::size_of::<T>();
+        // SAFETY: AVX512 is true only in the AVX-512 build (its caller has `avx512f`
+        // enabled, checked at run time); `row` holds NR values of T, 16 f32 or 8 f64 (the
+        // branch taken), which the load reads, and `t` is one T of that size.
+        unsafe {
+            if size == 4 && NR == 16 {
+                let v = _mm512_loadu_ps(row.as_ptr().cast());
+                let t = _mm512_set1_ps(*(&t as *const T).cast::<f32>());
+                return u32::from(if GT {
+                    _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, t)
+                } else {
+                    _mm512_cmp_ps_mask::<_CMP_GE_OQ>(v, t)
+                });
+            }
+            if size == 8 && NR == 8 {
+                let v = _mm512_loadu_pd(row.as_ptr().cast());
+                let t = _mm512_set1_pd(*(&t as *const T).cast::<f64>());
+                return u32::from(if GT {
+                    _mm512_cmp_pd_mask::<_CMP_GT_OQ>(v, t)
+                } else {
+                    _mm512_cmp_pd_mask::<_CMP_GE_OQ>(v, t)
+                });
+            }
+        }
+    }
+    let mut m = 0u32;
+    for (j, &kv) in row.iter().enumerate() {
+        m |= u32::from(if GT { kv > t } else { kv >= t }) << j;
+    }
+    m
+}
+
 /// Counts one micro-tile's keys (A panel `p`, B panel `q`) against the chosen slots.
 #[inline(always)]
-fn count_micro<T: Real, K: KeyFn<T>, const MR: usize, const NR: usize>(
+fn count_micro<T: Real, K: KeyFn<T>, const MR: usize, const NR: usize, const AVX512: bool>(
     acc: &[[T; NR]; MR],
     (p, q): (usize, usize),
     t: &Tile<'_, T>,
@@ -136,11 +180,7 @@ fn count_micro<T: Real, K: KeyFn<T>, const MR: usize, const NR: usize>(
         if c.diagonal && r >= q * NR && r < (q + 1) * NR {
             live &= !(1u32 << (r - q * NR));
         }
-        let mn = rs.min[r];
-        let mut ge = 0u32;
-        for (j, &kv) in ki.iter().enumerate() {
-            ge |= u32::from(kv >= mn) << j;
-        }
+        let mut ge = lanes::<T, NR, AVX512, false>(ki, rs.min[r]);
         ge &= live;
         if ge == 0 {
             continue;
@@ -148,12 +188,8 @@ fn count_micro<T: Real, K: KeyFn<T>, const MR: usize, const NR: usize>(
         // Slots ascend by key: once no candidate reaches one, none reaches the rest.
         for s in 0..m {
             let tk = rs.keys[r * m + s];
-            let (mut gt, mut reach) = (0u32, 0u32);
-            for (j, &kv) in ki.iter().enumerate() {
-                gt |= u32::from(kv > tk) << j;
-                reach |= u32::from(kv >= tk) << j;
-            }
-            reach &= ge;
+            let gt = lanes::<T, NR, AVX512, true>(ki, tk);
+            let reach = lanes::<T, NR, AVX512, false>(ki, tk) & ge;
             if reach == 0 {
                 break;
             }
@@ -240,7 +276,7 @@ macro_rules! impl_count {
             // sub-tile; A panels without live rows are skipped as in `count_impl`.
             let live = |p: usize| t.rows > p * $mr;
             super::avx512::for_each_micro::<$t, $nr>(t, live, |acc, at| {
-                count_micro::<$t, K, $mr, $nr>(acc, at, t, c)
+                count_micro::<$t, K, $mr, $nr, true>(acc, at, t, c)
             })
         }
 
