@@ -387,7 +387,7 @@ impl<'a, T: Real> Prepared<'a, T> {
     /// [`pair_key`](Self::pair_key) of each pair `(i, j)` (`i` a row of `self`, `j` of
     /// `other`) into `out`, bit for bit, eight pairs at a time through
     /// [`dot_chains8`](crate::kernel::dot_chains8) (several times faster than one chain at a
-    /// time); consecutive pairs of one row `i` prepare it once.
+    /// time); consecutive pairs of one row `i` within a group of eight prepare it once.
     pub fn pair_keys(
         &self,
         other: &Prepared<'_, T>,

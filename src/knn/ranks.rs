@@ -175,7 +175,7 @@ fn chosen_keys<T: Real>(
     m: usize,
 ) -> Result<(Vec<T>, Vec<u32>)> {
     let mut keys = try_vec(chosen.len(), T::INFINITY, "the chosen keys")?;
-    // Row by row: each row's pairs, consecutive, prepare the row once.
+    // Row by row: each row's pairs, consecutive, prepare the row once per group of eight.
     keys.par_chunks_mut(m.max(1)).enumerate().for_each_init(
         || (PairKeyBufs::default(), Vec::new(), Vec::new()),
         |(bufs, pairs, got), (i, out)| {

@@ -78,7 +78,8 @@ def offered_fraction(
     sub = np.unique(np.concatenate([at, ls, ch[have]]))
     xs = np.ascontiguousarray(arr[sub])
     r_ch = np.repeat(np.arange(len(at)), ch.shape[1])[have.ravel()]
-    # Column-major pairs (keys are symmetric): each column row is prepared once for all rows.
+    # Column-major pairs (keys are symmetric): pair_keys prepares a run of one first row once
+    # per group of eight pairs, instead of once per pair.
     r_l = np.tile(np.arange(len(at)), len(ls))
     c_l = np.repeat(ls, len(at))
     keep = c_l != at[r_l]
